@@ -1,0 +1,36 @@
+# The project's commands. README documents `make run` and `make test`; the rest are helpers.
+# Everything runs in a local virtual environment, .venv/, made on first use.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Name of the run folder under runs/ (default: date and time).
+RUN    ?= $(shell date +%Y%m%d-%H%M%S)
+
+.PHONY: run test reference install clean
+
+# Re-install only when the dependency list changes.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+## The main job: execute notebooks 01.. in order on the default data into runs/$(RUN)/.
+run: $(VENV)/.installed
+	$(BIN)/python -m helpers.runner --run-dir runs/$(RUN)
+
+## The whole test suite: unit tests, real-data tests and nbval on the notebooks.
+## Notebooks write figures into runs/test/, never into the committed figures/.
+test: $(VENV)/.installed
+	CELEB_RUN_DIR=$(CURDIR)/runs/test $(BIN)/python -m pytest --nbval --nbval-current-env \
+		--nbval-sanitize-with notebooks/nbval_sanitize.cfg tests notebooks
+
+## Regenerate the committed reference notebooks and figures/ (needs CELEB_DATA_DIR).
+reference: $(VENV)/.installed
+	$(BIN)/python -m helpers.runner --reference
+
+clean:
+	rm -rf runs/test .pytest_cache

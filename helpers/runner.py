@@ -1,0 +1,97 @@
+"""Execute the numbered notebooks, in order, into a run folder (README's first command).
+
+    python -m helpers.runner [--run-dir runs/<name>] [--only 01 02]
+
+Each executed notebook is written to ``<run dir>/<notebook>.ipynb``; the notebooks
+themselves write their figures to ``<run dir>/figures`` and their artefacts (the split,
+models, metrics) to ``<run dir>`` because the runner sets ``CELEB_RUN_DIR``. The
+committed reference notebooks in ``notebooks/`` are never modified. With
+``--reference`` the notebooks are executed in place instead and figures go to the
+committed ``figures/`` folder: that is how the reference outputs are regenerated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from helpers import config
+
+NOTEBOOK_DIR = config.PROJECT_ROOT / "notebooks"
+
+
+def numbered_notebooks(folder: Path = NOTEBOOK_DIR, only: list[str] | None = None) -> list[Path]:
+    """The ``NN_*.ipynb`` notebooks of ``folder`` in order, optionally only those whose
+    number is in ``only`` (e.g. ``["01", "02"]``)."""
+    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        unknown = set(only) - {p.name[:2] for p in found}
+        if unknown:
+            raise ValueError(f"no notebook numbered {sorted(unknown)} in {folder}")
+        found = [p for p in found if p.name[:2] in only]
+    if not found:
+        raise FileNotFoundError(f"no numbered notebooks in {folder}")
+    return found
+
+
+def execute_notebook(source: Path, target: Path, timeout: int = 3600) -> float:
+    """Execute ``source`` with the current Python's kernel (working folder: the notebook's
+    own folder, as in JupyterLab) and write the executed copy to ``target``; return seconds."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(source, as_version=4)
+    start = time.perf_counter()
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(source.parent)}})
+    try:
+        client.execute()
+    finally:  # keep what ran, even on error, for the user to inspect
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run-dir", type=Path, default=None,
+                        help="run folder (default: runs/<date-time>)")
+    parser.add_argument("--only", nargs="+", metavar="NN", help="notebook numbers to run")
+    parser.add_argument("--reference", action="store_true",
+                        help="execute the committed notebooks in place (regenerates figures/)")
+    args = parser.parse_args(argv)
+
+    notebooks = numbered_notebooks(only=args.only)
+    if args.reference:
+        if config.data_dir() is None:
+            parser.error("--reference needs the study data: set CELEB_DATA_DIR to a VGGFace2 root")
+        os.environ.pop(config.ENV_RUN_DIR, None)
+        targets = notebooks
+        where = "notebooks/ and figures/ (reference)"
+    else:
+        run_dir = args.run_dir or config.PROJECT_ROOT / "runs" / datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_dir = run_dir.resolve()
+        os.environ[config.ENV_RUN_DIR] = str(run_dir)  # inherited by the kernels
+        targets = [run_dir / nb.name for nb in notebooks]
+        where = str(run_dir)
+    source = f"VGGFace2 at {config.data_dir()}" if config.data_dir() else "LFW top-5 (CELEB_DATA_DIR unset)"
+    print(f"data: {source}\nbackbone: {config.backbone_name()}\noutput: {where}", flush=True)
+    total = time.perf_counter()
+    for nb, target in zip(notebooks, targets):
+        print(f"  {nb.name} ...", end=" ", flush=True)
+        try:
+            seconds = execute_notebook(nb, target)
+        except Exception as err:  # nbclient's CellExecutionError carries the traceback
+            print(f"FAILED\n{err}\nThe partly executed notebook is {target}", file=sys.stderr)
+            return 1
+        print(f"{seconds:.0f} s", flush=True)
+    print(f"done in {time.perf_counter() - total:.0f} s: {where}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
