@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import urllib.error
 import uuid
 import warnings
@@ -197,29 +198,51 @@ def _as_float_batch(images: Any) -> np.ndarray:
     return x
 
 
-def preprocess_inception_v3(images: Any) -> np.ndarray:
+def _is_tensor(images: Any) -> bool:
+    """True for TensorFlow tensors (eager or symbolic, e.g. inside ``tf.data.Dataset.map``)."""
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and tf.is_tensor(images)
+
+
+def _scale_tensor(images: Any, offset: float, scale: float) -> Any:
+    """``(x - offset) / scale`` in float32 with TensorFlow ops (graph-safe, no copy to NumPy)."""
+    tf = sys.modules["tensorflow"]
+    x = tf.cast(images, tf.float32)
+    if x.shape.rank is not None and (x.shape.rank != 4 or x.shape[-1] != 3):
+        raise ValueError(f"expected an RGB batch of shape (n, h, w, 3), got shape {x.shape}")
+    return (x - offset) / scale
+
+
+def preprocess_inception_v3(images: Any) -> Any:
     """InceptionV3 input: ``keras.applications.inception_v3.preprocess_input``.
 
     Args:
-        images: RGB batch, shape (n, 299, 299, 3), uint8 or float, values in [0, 255].
+        images: RGB batch, shape (n, 299, 299, 3), uint8 or float, values in [0, 255];
+            a NumPy array (or array-like) or a TensorFlow tensor (as in a ``tf.data`` map).
 
     Returns:
-        float32 array of the same shape, ``x / 127.5 - 1`` in [-1, 1] (0 -> -1, 255 -> 1).
+        float32 of the same shape and kind (NumPy in, NumPy out; tensor in, tensor out),
+        ``x / 127.5 - 1`` in [-1, 1] (0 -> -1, 255 -> 1).
     """
+    if _is_tensor(images):
+        return _scale_tensor(images, 127.5, 127.5)  # == x / 127.5 - 1, Keras' "tf" mode
     keras = import_keras()
     x = _as_float_batch(images)  # a copy: Keras' numpy path divides in place
     return np.asarray(keras.applications.inception_v3.preprocess_input(x), dtype=np.float32)
 
 
-def preprocess_efficientnet_lite0(images: Any) -> np.ndarray:
+def preprocess_efficientnet_lite0(images: Any) -> Any:
     """EfficientNet-Lite0 input, as the TensorFlow checkpoint was trained: ``(x - 127) / 128``.
 
     Args:
-        images: RGB batch, shape (n, 224, 224, 3), uint8 or float, values in [0, 255].
+        images: RGB batch, shape (n, 224, 224, 3), uint8 or float, values in [0, 255];
+            a NumPy array (or array-like) or a TensorFlow tensor (as in a ``tf.data`` map).
 
     Returns:
-        float32 array of the same shape in [-0.9921875, 1.0] (0 -> -127/128, 255 -> 1).
+        float32 of the same shape and kind, in [-0.9921875, 1.0] (0 -> -127/128, 255 -> 1).
     """
+    if _is_tensor(images):
+        return _scale_tensor(images, LITE0_MEAN_RGB, LITE0_STDDEV_RGB)
     x = _as_float_batch(images)
     x -= np.float32(LITE0_MEAN_RGB)
     x /= np.float32(LITE0_STDDEV_RGB)

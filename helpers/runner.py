@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from datetime import datetime
@@ -49,7 +50,9 @@ def execute_notebook(source: Path, target: Path, timeout: int = 3600) -> float:
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(source.parent)}})
     try:
-        client.execute()
+        # The kernel process's own stderr carries only start-up chatter (ipykernel's "running
+        # over TCP" warning); what a cell writes to stderr still reaches the notebook.
+        client.execute(stderr=subprocess.DEVNULL)
     finally:  # keep what ran, even on error, for the user to inspect
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, target)

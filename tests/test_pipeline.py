@@ -69,3 +69,15 @@ def test_bad_manifests(manifest):
         pipeline.make_dataset(manifest.drop(columns="label"), 8)
     with pytest.raises(ValueError, match="empty"):
         pipeline.make_dataset(manifest.iloc[:0], 8)
+
+
+@pytest.mark.parametrize("name", ["inception_v3", "efficientnet_lite0"])
+def test_backbone_preprocess_runs_inside_the_pipeline(manifest, name):
+    # The same function serves NumPy batches and tf.data's symbolic tensors, with equal results.
+    from helpers.backbones import BACKBONES
+
+    spec = BACKBONES[name]
+    raw, _ = next(iter(pipeline.make_dataset(manifest, 8, batch_size=6)))
+    pre, _ = next(iter(pipeline.make_dataset(manifest, 8, batch_size=6, preprocess=spec.preprocess)))
+    np.testing.assert_allclose(pre.numpy(), spec.preprocess(raw.numpy()), atol=1e-6)
+    assert pre.numpy().min() >= -1.0 and pre.numpy().max() <= 1.0
