@@ -328,7 +328,7 @@ def _lfw_shadow(home: Path) -> Path:
     (shadow / "lfw_home").mkdir(parents=True, exist_ok=True)
     for entry in (home / "lfw_home").iterdir():
         link = shadow / "lfw_home" / entry.name
-        if entry.name != "joblib" and not link.exists():
+        if entry.name != "joblib" and not os.path.lexists(link):
             link.symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
     return shadow
 
