@@ -124,6 +124,14 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".") or name == "__MACOSX"
 
 
+def _skip(entry: Path, identity: str, reason: str) -> dict:
+    return {"path": str(entry), "identity": identity, "reason": reason}
+
+
+def _hidden_reason(entry: Path) -> str:
+    return "hidden folder" if entry.is_dir() else "hidden file"
+
+
 def scan_identity_folder(folder: Path, identity: str) -> tuple[list[dict], list[dict]]:
     """Inspect every entry of one identity folder, in sorted order.
 
@@ -133,19 +141,16 @@ def scan_identity_folder(folder: Path, identity: str) -> tuple[list[dict], list[
     rows, skipped = [], []
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         if _is_hidden(entry.name):
-            kind = "folder" if entry.is_dir() else "file"
-            skipped.append({"path": str(entry), "identity": identity, "reason": f"hidden {kind}"})
+            skipped.append(_skip(entry, identity, _hidden_reason(entry)))
         elif entry.is_dir():
-            skipped.append({"path": str(entry), "identity": identity,
-                            "reason": "sub-folder inside an identity folder (not scanned)"})
+            skipped.append(_skip(entry, identity, "sub-folder inside an identity folder (not scanned)"))
         else:
             try:
                 rows.append({"path": str(entry), **inspect_image(entry)})
             except (ValueError, OSError) as err:
-                skipped.append({"path": str(entry), "identity": identity, "reason": str(err)})
+                skipped.append(_skip(entry, identity, str(err)))
     if not rows:
-        skipped.append({"path": str(folder), "identity": identity,
-                        "reason": "identity folder has no usable image"})
+        skipped.append(_skip(folder, identity, "identity folder has no usable image"))
     return rows, skipped
 
 
@@ -210,11 +215,9 @@ def load_folder(root: str | Path) -> LoadResult:
     rows, skipped = [], []
     for entry in sorted(root.iterdir(), key=lambda p: p.name):
         if _is_hidden(entry.name):
-            kind = "folder" if entry.is_dir() else "file"
-            skipped.append({"path": str(entry), "identity": "", "reason": f"hidden {kind}"})
+            skipped.append(_skip(entry, "", _hidden_reason(entry)))
         elif not entry.is_dir():
-            skipped.append({"path": str(entry), "identity": "",
-                            "reason": "file outside an identity folder"})
+            skipped.append(_skip(entry, "", "file outside an identity folder"))
         else:
             found, bad = scan_identity_folder(entry, entry.name)
             rows += [{**r, "identity": entry.name} for r in found]
@@ -327,9 +330,14 @@ def _lfw_shadow(home: Path) -> Path:
     shadow = config.cache_dir() / "lfw_shadow" / key
     (shadow / "lfw_home").mkdir(parents=True, exist_ok=True)
     for entry in (home / "lfw_home").iterdir():
-        link = shadow / "lfw_home" / entry.name
-        if entry.name != "joblib" and not os.path.lexists(link):
-            link.symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+        if entry.name == "joblib":
+            continue
+        link, target = shadow / "lfw_home" / entry.name, entry.resolve()
+        # A link left by an earlier call may dangle or point elsewhere: make it point here.
+        if os.path.lexists(link) and (not link.is_symlink() or Path(os.readlink(link)) != target):
+            link.unlink()
+        if not os.path.lexists(link):
+            link.symlink_to(target, target_is_directory=entry.is_dir())
     return shadow
 
 

@@ -216,6 +216,16 @@ def test_load_lfw_picks_top_people_and_never_writes_to_data_home(lfw_home, isola
     pd.testing.assert_frame_equal(manifest, again)
 
 
+def test_load_lfw_repairs_a_stale_shadow_link(lfw_home, isolated_env):
+    data.load_lfw(n_people=2, data_home=lfw_home)
+    link = next((isolated_env / "cache" / "lfw_shadow").glob("*/lfw_home/lfw_funneled"))
+    link.unlink()
+    link.symlink_to(isolated_env / "gone", target_is_directory=True)  # dangling
+    manifest = data.load_lfw(n_people=2, data_home=lfw_home).manifest
+    assert manifest["identity"].unique().tolist() == ["Ann_A", "Bob_B"]
+    assert link.resolve() == (lfw_home / "lfw_home" / "lfw_funneled").resolve()
+
+
 def test_load_lfw_reads_scikit_learn_data(lfw_home, isolated_env, monkeypatch):
     monkeypatch.setenv("SCIKIT_LEARN_DATA", str(lfw_home))
     assert data.load_lfw(n_people=2).manifest["identity"].unique().tolist() == ["Ann_A", "Bob_B"]
