@@ -24,7 +24,14 @@ def study_data_available() -> bool:
     return bool(value) and (Path(value) / "identity_meta.csv").is_file()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "after_notebooks: runs after nbval has executed the notebooks (uses their run folder)")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Tests that need the notebooks' outputs (the trained model) go last, after nbval.
+    items.sort(key=lambda item: item.get_closest_marker("after_notebooks") is not None)
     if study_data_available():
         return
     skip = pytest.mark.skip(reason=NOTEBOOK_SKIP_REASON)

@@ -65,6 +65,8 @@ ENV_RUN_DIR = "CELEB_RUN_DIR"
 ENV_INCEPTION_WEIGHTS = "CELEB_INCEPTION_WEIGHTS"
 #: The backbone the notebooks use (``efficientnet_lite0`` or ``inception_v3``).
 ENV_BACKBONE = "CELEB_BACKBONE"
+#: The metrics file notebook 06 checks a run against (default: the committed reference).
+ENV_REFERENCE_METRICS = "CELEB_REFERENCE_METRICS"
 
 #: The repository root when the package is installed in editable mode (as README does).
 PROJECT_ROOT: Path = Path(__file__).resolve().parents[1]
@@ -107,3 +109,10 @@ def figures_dir() -> Path:
     committed reference folder ``<project>/figures``."""
     value = os.environ.get(ENV_RUN_DIR, "").strip()
     return Path(value).expanduser() / "figures" if value else PROJECT_ROOT / "figures"
+
+
+def reference_metrics_path() -> Path:
+    """The reference run's metrics that notebook 06 compares a run with:
+    ``CELEB_REFERENCE_METRICS`` when set, else the committed ``<project>/figures/metrics.json``."""
+    value = os.environ.get(ENV_REFERENCE_METRICS, "").strip()
+    return Path(value).expanduser() if value else PROJECT_ROOT / "figures" / "metrics.json"

@@ -8,10 +8,12 @@ when ``CELEB_RUN_DIR`` is set).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from PIL import Image
 
@@ -210,5 +212,213 @@ def plot_model_blocks(
     axes[0][-1].legend(loc="upper right", fontsize=8)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# --- Evaluation (notebook 06) --------------------------------------------------------------
+
+#: Colours of our bars and the study's in :func:`f1_bar`.
+OURS_COLOUR = "#4C72B0"
+STUDY_COLOUR = "#b0b0b0"
+VAL_COLOUR = "#DD8452"
+
+
+def confusion_heatmap(confusion: pd.DataFrame, title: str | None = None) -> plt.Figure:
+    """Heatmap of a confusion matrix with the image count written in every cell.
+
+    Parameters
+    ----------
+    confusion : square DataFrame of non-negative integer counts, rows the true identity and
+        columns the predicted one (:func:`helpers.evaluation.confusion_frame`).
+    title : defaults to ``Confusion matrix (<total> test images)``.
+
+    Returns
+    -------
+    Figure
+        One axes, no colour bar; the diagonal holds the correctly classified images.
+    """
+    if confusion.shape[0] == 0 or confusion.shape[0] != confusion.shape[1]:
+        raise ValueError(f"confusion must be a non-empty square table, got shape {confusion.shape}")
+    values = confusion.to_numpy()
+    if not np.issubdtype(values.dtype, np.integer) or (values < 0).any():
+        raise ValueError("confusion must hold non-negative integer counts")
+    sns = _sns()
+    n = confusion.shape[0]
+    fig, ax = plt.subplots(figsize=(1.1 * n + 2.6, 0.9 * n + 1.6))
+    sns.heatmap(confusion, annot=True, fmt="d", cmap="Blues", cbar=False, square=True,
+                linewidths=0.5, linecolor="white", ax=ax)
+    ax.set(xlabel=confusion.columns.name or "predicted", ylabel=confusion.index.name or "true",
+           title=title or f"Confusion matrix ({int(values.sum())} test images)")
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.tick_params(axis="y", labelrotation=0)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    fig.tight_layout()
+    return fig
+
+
+def misclassified_gallery(
+    rows: pd.DataFrame, max_images: int = 12, columns: int = 4, size: int = 112
+) -> plt.Figure:
+    """The misclassified images, each titled ``true → predicted (conf 0.87)``.
+
+    Parameters
+    ----------
+    rows : :func:`helpers.evaluation.misclassified` (columns ``path``, ``name``,
+        ``predicted_name``, ``confidence``), shown in its order (most confident first).
+    max_images : show at most this many (the title says how many there are).
+    columns : images per row of the grid.
+    size : images are stretched to ``size × size`` pixels, as the network sees them.
+
+    Returns
+    -------
+    Figure
+        One axes per image shown; with no rows, a single empty axes that says
+        "no misclassified images".
+    """
+    for arg, value in (("max_images", max_images), ("columns", columns), ("size", size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    missing = {"path", "name", "predicted_name", "confidence"} - set(rows.columns)
+    if missing:
+        raise ValueError(f"rows lack columns {sorted(missing)} (see helpers.evaluation.misclassified)")
+    if len(rows) == 0:
+        fig, ax = plt.subplots(figsize=(4, 1.5))
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no misclassified images", ha="center", va="center", fontsize=12,
+                transform=ax.transAxes)
+        return fig
+    shown = rows.head(max_images)
+    n_cols = min(columns, len(shown))
+    n_rows = math.ceil(len(shown) / n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, squeeze=False, figsize=(2.6 * n_cols, 2.7 * n_rows + 0.4))
+    flat = axes.ravel()
+    for ax, row in zip(flat, shown.itertuples(index=False), strict=False):
+        ax.imshow(Image.fromarray(read_rgb(row.path)).resize((size, size)))
+        ax.set_axis_off()
+        ax.set_title(f"{row.name} →\n{row.predicted_name} (conf {row.confidence:.2f})", fontsize=8)
+    for ax in flat[len(shown):]:
+        fig.delaxes(ax)
+    fig.suptitle(f"Misclassified: {len(shown)} of {len(rows)}, most confident first", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def f1_bar(comparison_or_report: pd.DataFrame, title: str | None = None) -> plt.Figure:
+    """Horizontal bars of the f1-score per identity: ours, next to the study's when given.
+
+    Parameters
+    ----------
+    comparison_or_report : either :func:`helpers.evaluation.compare_with_study` (columns
+        ``(metric, source)``: grouped bars, ours and the study's published ones) or
+        :func:`helpers.evaluation.classification_report_frame` (flat columns: our bars only,
+        e.g. on LFW, whose identities the study did not use). Rows ``accuracy``,
+        ``macro avg`` and ``weighted avg`` are left out.
+    title : defaults to ``f1-score per identity (test set)``.
+
+    Returns
+    -------
+    Figure
+        One axes; one bar per identity and source (``ax.patches``), each labelled with its
+        value to 2 decimals; identities run top to bottom in the table's order.
+    """
+    frame = comparison_or_report.drop(index=["accuracy", "macro avg", "weighted avg", "micro avg"],
+                                      errors="ignore")
+    if isinstance(frame.columns, pd.MultiIndex):
+        if ("f1-score", "ours") not in frame.columns or ("f1-score", "study") not in frame.columns:
+            raise ValueError("comparison lacks ('f1-score', 'ours') or ('f1-score', 'study') columns")
+        series = {"ours": frame[("f1-score", "ours")], "study": frame[("f1-score", "study")]}
+    elif "f1-score" in frame.columns:
+        series = {"ours": frame["f1-score"]}
+    else:
+        raise ValueError("expected a report (f1-score column) or a comparison with the study")
+    if frame.empty:
+        raise ValueError("no identity rows to plot")
+    _sns()
+    n = len(frame)
+    height = 0.8 / len(series)
+    colours = {"ours": OURS_COLOUR, "study": STUDY_COLOUR}
+    labels = {"ours": "this project", "study": "study (published)"}
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.35 * n * len(series)))
+    positions = np.arange(n)
+    for k, (source, values) in enumerate(series.items()):
+        offset = (k - (len(series) - 1) / 2) * height
+        bars = ax.barh(positions + offset, values.to_numpy(dtype=float), height=height,
+                       color=colours[source], label=labels[source])
+        ax.bar_label(bars, fmt="%.2f", padding=3, fontsize=8)
+    ax.set_yticks(positions, [str(i) for i in frame.index])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.12)
+    ax.set(xlabel="f1-score", title=title or "f1-score per identity (test set)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(history: pd.DataFrame, metric: str = "accuracy", title: str | None = None) -> plt.Figure:
+    """Training and validation ``metric`` per epoch over both phases, the phase change marked.
+
+    Parameters
+    ----------
+    history : :func:`helpers.training.combine_histories` (columns ``epoch``, ``phase``,
+        ``<metric>`` and ``val_<metric>``), or a single phase's history.
+    metric : ``"accuracy"`` or ``"loss"`` (like the study's accuracy.png and loss.png,
+        which showed phase 2 only).
+
+    Returns
+    -------
+    Figure
+        One axes, two lines (train, validation); a dashed vertical line where each phase
+        after the first begins.
+    """
+    needed = {"epoch", "phase", metric, f"val_{metric}"}
+    missing = needed - set(history.columns)
+    if missing:
+        raise ValueError(f"history lacks columns {sorted(missing)}")
+    if history.empty:
+        raise ValueError("history is empty")
+    _sns()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.plot(history["epoch"], history[metric], label="train", color=OURS_COLOUR)
+    ax.plot(history["epoch"], history[f"val_{metric}"], label="validation", color=VAL_COLOUR)
+    for phase, rows in history.groupby("phase", sort=True):
+        first = rows["epoch"].min()
+        if first > history["epoch"].min():
+            ax.axvline(first - 0.5, color="grey", linestyle="--", linewidth=1)
+        ax.text(rows["epoch"].mean(), 1.02, f"phase {phase}", transform=ax.get_xaxis_transform(),
+                ha="center", fontsize=9, color="grey")
+    ax.set(xlabel="epoch", ylabel=metric)
+    ax.set_title(title or f"{metric} per epoch", pad=18)  # room for the phase labels
+    if metric == "accuracy":
+        ax.set_ylim(0, 1.02)
+    ax.legend(loc="best", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def compare_histories(
+    histories: Mapping[str, pd.DataFrame], metrics: tuple[str, ...] = ("val_loss", "val_accuracy")
+) -> plt.Figure:
+    """One panel per metric, one line per run: e.g. two optimizers on the validation split.
+
+    Parameters
+    ----------
+    histories : run label -> history (:data:`helpers.training.HISTORY_COLUMNS`).
+    metrics : history columns to plot, one panel each.
+    """
+    if not histories:
+        raise ValueError("give at least one history")
+    for label, history in histories.items():
+        missing = ({"epoch", *metrics}) - set(history.columns)
+        if missing:
+            raise ValueError(f"history {label!r} lacks columns {sorted(missing)}")
+    _sns()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for label, history in histories.items():
+            ax.plot(history["epoch"], history[metric], label=label)
+        ax.set(xlabel="epoch", ylabel=metric, title=metric.replace("_", " "))
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -16,6 +16,7 @@ import argparse
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +60,33 @@ def execute_notebook(source: Path, target: Path, timeout: int = 3600) -> float:
     return time.perf_counter() - start
 
 
+def epochs_done(run_dir: Path) -> dict[str, int]:
+    """Finished epochs per training folder of ``run_dir`` (``{"phase2": 12, ...}``), read
+    from the ``history.csv`` files that :func:`helpers.training.train_phase` rewrites after
+    every epoch."""
+    done = {}
+    for history in sorted(Path(run_dir).glob("*/history.csv")):
+        try:
+            lines = history.read_text().count("\n")
+        except OSError:  # being replaced right now: count it next time
+            continue
+        done[history.parent.name] = max(lines - 1, 0)
+    return done
+
+
+def _watch_training(run_dir: Path, stop: threading.Event, every: float = 20.0) -> None:
+    """Print training progress while a notebook runs (a notebook's own progress bars go
+    into the notebook, not to this terminal)."""
+    seen = epochs_done(run_dir)
+    while not stop.wait(every):
+        now = epochs_done(run_dir)
+        changed = {k: v for k, v in now.items() if seen.get(k) != v}
+        if changed:
+            text = ", ".join(f"{k} epoch {v}" for k, v in changed.items())
+            print(f"\n      training: {text}", end="", flush=True)
+        seen = now
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run-dir", type=Path, default=None,
@@ -86,12 +114,18 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter()
     for nb, target in zip(notebooks, targets):
         print(f"  {nb.name} ...", end=" ", flush=True)
+        stop = threading.Event()
+        watcher = threading.Thread(target=_watch_training, args=(config.run_dir(), stop), daemon=True)
+        watcher.start()
         try:
             seconds = execute_notebook(nb, target)
         except Exception as err:  # nbclient's CellExecutionError carries the traceback
             print(f"FAILED\n{err}\nThe partly executed notebook is {target}", file=sys.stderr)
             return 1
-        print(f"{seconds:.0f} s", flush=True)
+        finally:
+            stop.set()
+            watcher.join()
+        print(f" {seconds:.0f} s", flush=True)
     print(f"done in {time.perf_counter() - total:.0f} s: {where}")
     return 0
 

@@ -37,3 +37,10 @@ def test_folders_follow_the_environment(monkeypatch, tmp_path):
     assert config.cache_dir() == tmp_path / "c"
     monkeypatch.setenv(config.ENV_DATA_DIR, "  ")
     assert config.data_dir() is None
+
+
+def test_reference_metrics_path(monkeypatch, tmp_path):
+    monkeypatch.delenv(config.ENV_REFERENCE_METRICS, raising=False)
+    assert config.reference_metrics_path() == config.PROJECT_ROOT / "figures" / "metrics.json"
+    monkeypatch.setenv(config.ENV_REFERENCE_METRICS, str(tmp_path / "m.json"))
+    assert config.reference_metrics_path() == tmp_path / "m.json"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config, data, plots, splitting
+from helpers import config, data, evaluation, plots, splitting, study
 from tests.conftest import make_identity_tree
 
 
@@ -68,3 +69,118 @@ def test_plot_model_blocks_bad_input():
     other = _block_table([0, 0, 50]).assign(block=["a", "b", "c"])
     with pytest.raises(ValueError, match="other blocks"):
         plots.plot_model_blocks({"p": _block_table([0, 0, 50]), "q": other})
+
+
+# --- Evaluation figures (notebook 06) ----------------------------------------------------------
+
+
+def _eval_table(manifest):
+    """A predictions table over ``manifest`` (identities a, b) with three mistakes."""
+    predicted = manifest["label"].to_numpy().copy()
+    predicted[[0, 3, 15]] = 1 - predicted[[0, 3, 15]]
+    conf = 0.55 + 0.1 * (np.arange(len(manifest)) % 5)
+    proba = np.column_stack([np.where(predicted == 0, conf, 1 - conf), np.where(predicted == 1, conf, 1 - conf)])
+    return evaluation.predictions_table(manifest, proba, ["a", "b"])
+
+
+def test_confusion_heatmap(manifest, tmp_path):
+    conf = evaluation.confusion_frame(_eval_table(manifest), ["a", "b"])
+    fig = plots.confusion_heatmap(conf)
+    assert isinstance(fig, plt.Figure) and len(fig.axes) == 1  # no colour bar
+    ax = fig.axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == sorted(str(v) for v in conf.to_numpy().ravel())
+    assert ax.get_title() == f"Confusion matrix ({len(manifest)} test images)"
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "true")
+    assert plots.confusion_heatmap(conf, title="demo").axes[0].get_title() == "demo"
+    assert plots.save_figure(fig, "confusion", tmp_path).is_file()
+    with pytest.raises(ValueError, match="square"):
+        plots.confusion_heatmap(conf.iloc[:, :1])
+    with pytest.raises(ValueError, match="integer counts"):
+        plots.confusion_heatmap(conf / 2)
+
+
+def test_misclassified_gallery(manifest, tmp_path):
+    wrong = evaluation.misclassified(_eval_table(manifest))
+    assert len(wrong) == 3
+    fig = plots.misclassified_gallery(wrong, max_images=12, columns=2)
+    assert len(fig.axes) == 3  # 2 x 2 grid, the unused axes removed
+    first = wrong.iloc[0]
+    assert fig.axes[0].get_title() == f"{first['name']} →\n{first['predicted_name']} (conf {first['confidence']:.2f})"
+    assert "3 of 3" in fig._suptitle.get_text()
+    small = plots.misclassified_gallery(wrong, max_images=2, columns=4)
+    assert len(small.axes) == 2 and "2 of 3" in small._suptitle.get_text()
+    assert plots.save_figure(fig, "misclassified", tmp_path).is_file()
+
+
+def test_misclassified_gallery_without_mistakes_and_bad_input(manifest):
+    empty = evaluation.misclassified(_eval_table(manifest).iloc[1:3])
+    fig = plots.misclassified_gallery(empty)
+    assert len(fig.axes) == 1 and [t.get_text() for t in fig.axes[0].texts] == ["no misclassified images"]
+    for kwargs in ({"max_images": 0}, {"columns": 0}):
+        with pytest.raises(ValueError, match="positive integer"):
+            plots.misclassified_gallery(empty, **kwargs)
+    with pytest.raises(ValueError, match="lack columns"):
+        plots.misclassified_gallery(empty.drop(columns="path"))
+
+
+def _study_like_report(f1):
+    names = list(config.STUDY_NAMES)
+    support = study.study_report()["support"].tolist()
+    rows = {n: {"precision": f, "recall": f, "f1-score": f, "support": s}
+            for n, f, s in zip(names, f1, support, strict=True)}
+    rows["macro avg"] = {"precision": 0.9, "recall": 0.9, "f1-score": 0.9, "support": sum(support)}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def test_f1_bar_ours_vs_study_and_ours_only(tmp_path):
+    report = _study_like_report([0.9, 0.8, 1.0, 0.95, 0.85])
+    comparison = evaluation.compare_with_study(report, 0.9, 179)
+    fig = plots.f1_bar(comparison)
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1 and len(ax.patches) == 2 * 5  # the accuracy row is left out
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(config.STUDY_NAMES)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["this project", "study (published)"]
+    assert sorted(p.get_width() for p in ax.patches[:5]) == [0.8, 0.85, 0.9, 0.95, 1.0]
+    assert plots.save_figure(fig, "f1", tmp_path).is_file()
+    ours_only = plots.f1_bar(report, title="LFW")  # a plain report: our bars only
+    assert len(ours_only.axes[0].patches) == 5 and ours_only.axes[0].get_title() == "LFW"
+    with pytest.raises(ValueError, match="f1-score"):
+        plots.f1_bar(report.drop(columns="f1-score"))
+    with pytest.raises(ValueError, match="no identity rows"):
+        plots.f1_bar(report.loc[["macro avg"]])
+
+
+def _history(phases=(1, 2), epochs=3):
+    from helpers import training
+
+    rows = [dict(zip(training.HISTORY_COLUMNS, (e, p, e, 1.0 / e, 0.5, 1.1 / e, 0.4, 0.1), strict=True))
+            for p in phases for e in range(1, epochs + 1)]
+    return training.combine_histories(training.history_frame(rows))
+
+
+def test_training_curves_mark_the_phase_change(tmp_path):
+    fig = plots.training_curves(_history(), "loss")
+    ax = fig.axes[0]
+    assert len(ax.lines) == 3  # train, validation, the phase boundary
+    assert ax.lines[2].get_xdata()[0] == pytest.approx(3.5)
+    assert [t.get_text() for t in ax.texts] == ["phase 1", "phase 2"]
+    assert plots.save_figure(fig, "curves", tmp_path).exists()
+    assert len(plots.training_curves(_history(phases=(1,)), "accuracy").axes[0].lines) == 2
+    plt.close("all")
+
+
+def test_training_curves_bad_input():
+    with pytest.raises(ValueError, match="lacks columns"):
+        plots.training_curves(_history(), "auc")
+    with pytest.raises(ValueError, match="empty"):
+        plots.training_curves(_history().iloc[:0])
+
+
+def test_compare_histories_one_panel_per_metric_one_line_per_run():
+    fig = plots.compare_histories({"a": _history(), "b": _history()})
+    assert len(fig.axes) == 2 and all(len(ax.lines) == 2 for ax in fig.axes)
+    with pytest.raises(ValueError, match="at least one"):
+        plots.compare_histories({})
+    with pytest.raises(ValueError, match="lacks columns"):
+        plots.compare_histories({"a": _history()}, metrics=("val_auc",))
+    plt.close("all")

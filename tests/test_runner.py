@@ -50,3 +50,15 @@ def test_execute_notebook_keeps_the_partial_notebook_on_error(tmp_path):
     with pytest.raises(Exception, match="boom"):
         runner.execute_notebook(source, target, timeout=120)
     assert target.is_file()
+
+
+def test_epochs_done_counts_history_rows(tmp_path):
+    from helpers.runner import epochs_done
+
+    (tmp_path / "phase1_adam").mkdir()
+    (tmp_path / "phase1_adam" / "history.csv").write_text("epoch,loss\n1,0.5\n2,0.4\n")
+    (tmp_path / "phase2").mkdir()
+    (tmp_path / "phase2" / "history.csv").write_text("epoch,loss\n")
+    (tmp_path / "figures").mkdir()
+    assert epochs_done(tmp_path) == {"phase1_adam": 2, "phase2": 0}
+    assert epochs_done(tmp_path / "missing") == {}

@@ -1,0 +1,562 @@
+"""Evaluation on the test split: predictions, scikit-learn's metrics, the study side by side.
+
+Policy (stated once, used by notebook 06 and the tests):
+
+- pure functions, data in and data out: a model and a manifest give class probabilities
+  (:func:`predict_proba`); probabilities and the manifest give one *predictions table*
+  (:func:`predictions_table`); every metric and figure is computed from that table;
+- a prediction is the class with the highest probability (``argmax``; ties go to the
+  lower label, as NumPy breaks them); its probability is the *confidence*;
+- every metric comes from :mod:`sklearn.metrics` (``accuracy_score``,
+  ``classification_report``, ``confusion_matrix``), always over *all* the classes
+  (``labels=range(n_classes)``) so a class that is never predicted still gets its row,
+  and with ``zero_division=0``;
+- the study printed 2-decimal per-identity figures and a 3-decimal accuracy; ours are
+  kept unrounded in tables (round them for display) and rounded to 4 decimals in the
+  metrics file (:func:`write_metrics`);
+- the study's printed accuracy (0.982) is not the accuracy of its 179 test images: its
+  ``evaluate_generator(steps=32)`` cycled through a 6-batch iterator and counted 959
+  images. :func:`cycled_images` and :func:`study_evaluation_quirk` derive this from the
+  published numbers; nothing is copied from our own results.
+
+TensorFlow and Keras are imported lazily, only inside :func:`predict_proba`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers import pipeline, study
+from helpers.config import BATCH_SIZE
+
+#: Rows of :func:`classification_report_frame` after the identities.
+AVERAGE_ROWS: tuple[str, str] = ("macro avg", "weighted avg")
+#: Columns of :func:`classification_report_frame` (scikit-learn's names).
+REPORT_COLUMNS: tuple[str, ...] = ("precision", "recall", "f1-score", "support")
+#: Fixed columns of :func:`predictions_table`; one probability column per class follows.
+PREDICTION_COLUMNS: tuple[str, ...] = (
+    "relpath", "path", "name", "label", "predicted", "predicted_name", "confidence", "correct",
+)
+#: The study's ``evaluate_generator`` call: batch size and steps (see :func:`study_evaluation_quirk`).
+STUDY_EVAL_BATCH_SIZE: int = 32
+STUDY_EVAL_STEPS: int = 32
+#: Decimals of the floats in the metrics file.
+METRICS_DECIMALS: int = 4
+
+
+# --- Predictions ------------------------------------------------------------------------
+
+
+def predict_proba(
+    model,
+    manifest: pd.DataFrame,
+    image_size: int,
+    preprocess: Callable | None,
+    batch_size: int = BATCH_SIZE,
+) -> np.ndarray:
+    """Class probabilities of every image of ``manifest``, in the manifest's order.
+
+    Parameters
+    ----------
+    model : a Keras model whose output is ``(batch, n_classes)`` probabilities (softmax).
+    manifest : DataFrame with a ``path`` column (one row per image).
+    image_size : the model's input height and width in pixels.
+    preprocess : the backbone's preprocessing (see :mod:`helpers.backbones`), or ``None``
+        when the model takes ``[0, 255]`` pixels itself.
+    batch_size : images per forward pass (does not change the result).
+
+    Returns
+    -------
+    ndarray
+        float32, shape ``(len(manifest), n_classes)``; row ``i`` belongs to the manifest's
+        ``i``-th row. Images are read by :func:`helpers.pipeline.make_dataset` without
+        shuffling.
+    """
+    if "path" not in manifest.columns:
+        raise ValueError("manifest needs a 'path' column")
+    if len(manifest) == 0:
+        raise ValueError("manifest is empty: nothing to predict")
+    ds = pipeline.make_dataset(manifest, image_size, batch_size, shuffle=False,
+                               preprocess=preprocess, with_labels=False)
+    proba = np.asarray(model.predict(ds, verbose=0), dtype=np.float32)
+    if proba.ndim != 2 or proba.shape[0] != len(manifest):
+        raise ValueError(f"the model returned shape {proba.shape}, expected ({len(manifest)}, n_classes)")
+    return proba
+
+
+def _check_class_names(class_names: Sequence[str]) -> list[str]:
+    names = [str(name) for name in class_names]
+    if not names:
+        raise ValueError("class_names is empty")
+    if len(set(names)) != len(names):
+        raise ValueError(f"class_names has duplicates: {names}")
+    return names
+
+
+def predictions_table(
+    manifest: pd.DataFrame, proba: np.ndarray, class_names: Sequence[str]
+) -> pd.DataFrame:
+    """One row per image: the true identity, the prediction and its probabilities.
+
+    Parameters
+    ----------
+    manifest : DataFrame with ``label`` (0..n_classes-1) and usually ``relpath``, ``path``
+        and ``name``; when ``name`` is present it must agree with ``class_names[label]``
+        (this catches a class order that differs from training).
+    proba : shape ``(len(manifest), n_classes)``, probabilities in ``[0, 1]``
+        (:func:`predict_proba`).
+    class_names : the identity of each label, in label order.
+
+    Returns
+    -------
+    DataFrame
+        Same index as ``manifest``. Columns: ``relpath`` and ``path`` (those present in the
+        manifest), ``name`` (true identity), ``label``, ``predicted`` (int label),
+        ``predicted_name``, ``confidence`` (the highest probability), ``correct`` (bool),
+        then one float column per class, named by the class, holding its probability.
+    """
+    names = _check_class_names(class_names)
+    clash = sorted(set(names) & set(PREDICTION_COLUMNS))
+    if clash:
+        raise ValueError(f"class names {clash} clash with the table's own columns")
+    if "label" not in manifest.columns:
+        raise ValueError("manifest needs a 'label' column")
+    if len(manifest) == 0:
+        raise ValueError("manifest is empty: nothing to tabulate")
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim != 2:
+        raise ValueError(f"proba must be 2-D (images, classes), got shape {proba.shape}")
+    if proba.shape[0] != len(manifest):
+        raise ValueError(f"proba has {proba.shape[0]} rows but the manifest has {len(manifest)} images")
+    if proba.shape[1] != len(names):
+        raise ValueError(f"proba has {proba.shape[1]} columns but there are {len(names)} class names")
+    if not np.all(np.isfinite(proba)) or proba.min(initial=0.0) < 0.0 or proba.max(initial=0.0) > 1.0 + 1e-6:
+        raise ValueError("proba must hold probabilities in [0, 1] (were logits passed?)")
+    labels = manifest["label"].to_numpy()
+    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() >= len(names):
+        raise ValueError(f"manifest labels must be integers in 0..{len(names) - 1}, got {sorted(set(labels))}")
+    true_names = np.array(names, dtype=object)[labels.astype(int)]
+    if "name" in manifest.columns:
+        wrong = manifest["name"].to_numpy() != true_names
+        if wrong.any():
+            first = manifest[wrong].iloc[0]
+            raise ValueError(
+                f"class_names disagree with the manifest: label {first['label']} is "
+                f"{first['name']!r} there but {names[int(first['label'])]!r} in class_names"
+            )
+
+    predicted = proba.argmax(axis=1)
+    out = manifest[[c for c in ("relpath", "path") if c in manifest.columns]].copy()
+    out["name"] = true_names
+    out["label"] = labels.astype(int)
+    out["predicted"] = predicted.astype(int)
+    out["predicted_name"] = np.array(names, dtype=object)[predicted]
+    out["confidence"] = proba.max(axis=1)
+    out["correct"] = out["label"] == out["predicted"]
+    for k, name in enumerate(names):
+        out[name] = proba[:, k]
+    return out
+
+
+def _check_table(table: pd.DataFrame, n_classes: int | None = None) -> None:
+    missing = {"label", "predicted"} - set(table.columns)
+    if missing:
+        raise ValueError(f"predictions table lacks columns {sorted(missing)} (see predictions_table)")
+    if len(table) == 0:
+        raise ValueError("predictions table is empty")
+    if n_classes is not None:
+        values = np.concatenate([table["label"].to_numpy(), table["predicted"].to_numpy()])
+        if values.min() < 0 or values.max() >= n_classes:
+            raise ValueError(f"labels and predictions must lie in 0..{n_classes - 1} "
+                             f"(one per class name), got {sorted(set(values.tolist()))}")
+
+
+# --- Metrics (scikit-learn) ----------------------------------------------------------------
+
+
+def accuracy(table: pd.DataFrame) -> float:
+    """Fraction of correctly classified images, ``sklearn.metrics.accuracy_score``."""
+    from sklearn.metrics import accuracy_score  # noqa: PLC0415 - scikit-learn is slow to import
+
+    _check_table(table)
+    return float(accuracy_score(table["label"], table["predicted"]))
+
+
+def classification_report_frame(
+    table: pd.DataFrame, class_names: Sequence[str], digits: int | None = None
+) -> pd.DataFrame:
+    """scikit-learn's ``classification_report`` as a DataFrame.
+
+    Parameters
+    ----------
+    table : :func:`predictions_table` (``label`` and ``predicted`` are used).
+    class_names : identity of each label, in label order.
+    digits : round the three scores to this many decimals (``None``: unrounded).
+
+    Returns
+    -------
+    DataFrame
+        Rows: each identity in label order, then ``macro avg`` and ``weighted avg``.
+        Columns: ``precision``, ``recall``, ``f1-score`` (floats in [0, 1]) and
+        ``support`` (int, true images of the identity; the total for the averages).
+        The accuracy is not a row: see :func:`accuracy`.
+    """
+    from sklearn.metrics import classification_report  # noqa: PLC0415
+
+    names = _check_class_names(class_names)
+    _check_table(table, len(names))
+    report = classification_report(
+        table["label"], table["predicted"], labels=list(range(len(names))), target_names=names,
+        output_dict=True, zero_division=0,
+    )
+    rows = names + list(AVERAGE_ROWS)  # "accuracy" (a bare float) is left out
+    frame = pd.DataFrame.from_dict({row: report[row] for row in rows}, orient="index")
+    frame = frame[list(REPORT_COLUMNS)]
+    frame["support"] = frame["support"].round().astype(int)
+    if digits is not None:
+        frame[list(REPORT_COLUMNS[:3])] = frame[list(REPORT_COLUMNS[:3])].round(digits)
+    return frame
+
+
+def confusion_frame(table: pd.DataFrame, class_names: Sequence[str]) -> pd.DataFrame:
+    """scikit-learn's confusion matrix: counts of images, rows ``true``, columns ``predicted``.
+
+    Shape ``(n_classes, n_classes)``; both axes are ``class_names`` in label order (index
+    named ``true``, columns named ``predicted``); the diagonal holds the correct images and
+    the total is the number of images.
+    """
+    from sklearn.metrics import confusion_matrix  # noqa: PLC0415
+
+    names = _check_class_names(class_names)
+    _check_table(table, len(names))
+    matrix = confusion_matrix(table["label"], table["predicted"], labels=list(range(len(names))))
+    return pd.DataFrame(matrix, index=pd.Index(names, name="true"),
+                        columns=pd.Index(names, name="predicted"))
+
+
+def misclassified(table: pd.DataFrame) -> pd.DataFrame:
+    """The wrongly classified rows of a predictions table, most confident first.
+
+    Columns ``relpath`` and ``path`` (those present), ``name``, ``predicted_name``,
+    ``confidence``; the table's index is kept. Ties in confidence keep the table's order.
+    """
+    needed = {"correct", "name", "predicted_name", "confidence"}
+    missing = needed - set(table.columns)
+    if missing:
+        raise ValueError(f"predictions table lacks columns {sorted(missing)} (see predictions_table)")
+    columns = [c for c in ("relpath", "path") if c in table.columns] + ["name", "predicted_name", "confidence"]
+    wrong = table.loc[~table["correct"].astype(bool), columns]
+    return wrong.sort_values("confidence", ascending=False, kind="stable")
+
+
+# --- The study side by side ---------------------------------------------------------------
+
+
+def compare_with_study(report: pd.DataFrame, accuracy_value: float, n_test: int) -> pd.DataFrame:
+    """Our test report next to the study's published one.
+
+    Parameters
+    ----------
+    report : :func:`classification_report_frame` of our test split; its identities must be
+        the study's five (VGGFace2 ids 51–55). With other data (LFW) there is nothing to
+        compare and a ``ValueError`` says so.
+    accuracy_value : our test accuracy, in [0, 1] (:func:`accuracy`).
+    n_test : our test images; must equal the sum of the report's supports.
+
+    Returns
+    -------
+    DataFrame
+        Rows: the study's identities in its order, then ``accuracy``. Columns: a MultiIndex
+        ``(metric, source)`` with metric in ``precision``, ``recall``, ``f1-score``,
+        ``support`` and source in ``study``, ``ours``. As in scikit-learn's printed report,
+        the ``accuracy`` row holds the accuracy under ``f1-score`` and the number of test
+        images under ``support`` (precision and recall are NaN there). The study's figures
+        are its published 2-decimal ones (3 for accuracy); ours are unrounded.
+    """
+    missing = set(REPORT_COLUMNS) - set(report.columns)
+    if missing:
+        raise ValueError(f"report lacks columns {sorted(missing)} (see classification_report_frame)")
+    if isinstance(accuracy_value, bool) or not isinstance(accuracy_value, numbers.Real) \
+            or not 0.0 <= float(accuracy_value) <= 1.0:
+        raise ValueError(f"accuracy_value must be a number in [0, 1], got {accuracy_value!r}")
+    if isinstance(n_test, bool) or not isinstance(n_test, numbers.Integral) or n_test < 1:
+        raise ValueError(f"n_test must be a positive integer, got {n_test!r}")
+    theirs = study.study_report().set_index("identity")
+    ours = report.drop(index=[*AVERAGE_ROWS, "micro avg", "accuracy"], errors="ignore")
+    if set(ours.index) != set(theirs.index):
+        raise ValueError(
+            f"the report's identities {sorted(map(str, ours.index))} are not the study's "
+            f"{sorted(theirs.index)}: a comparison needs the study's VGGFace2 identities"
+        )
+    if int(ours["support"].sum()) != int(n_test):
+        raise ValueError(f"n_test={n_test} but the report's supports add up to {int(ours['support'].sum())}")
+    ours = ours.loc[theirs.index]
+    order = list(theirs.index) + ["accuracy"]
+    columns = pd.MultiIndex.from_product([list(REPORT_COLUMNS), ["study", "ours"]],
+                                         names=["metric", "source"])
+    out = pd.DataFrame(index=pd.Index(order, name="identity"), columns=columns, dtype=float)
+    for metric in REPORT_COLUMNS:
+        out.loc[theirs.index, (metric, "study")] = theirs[metric].to_numpy(dtype=float)
+        out.loc[theirs.index, (metric, "ours")] = ours[metric].to_numpy(dtype=float)
+    out.loc["accuracy", ("f1-score", "study")] = study.STUDY_TEST_ACCURACY
+    out.loc["accuracy", ("f1-score", "ours")] = float(accuracy_value)
+    out.loc["accuracy", ("support", "study")] = study.STUDY_TEST_IMAGES
+    out.loc["accuracy", ("support", "ours")] = int(n_test)
+    for source in ("study", "ours"):
+        out[("support", source)] = out[("support", source)].astype(int)
+    return out
+
+
+def cycled_images(n_images: int, batch_size: int, steps: int) -> int:
+    """Images seen by ``steps`` batches drawn from an iterator that cycles over the data.
+
+    Keras 2's ``evaluate_generator(generator, steps)`` draws exactly ``steps`` batches; a
+    ``DirectoryIterator`` of ``n_images`` yields ``ceil(n_images / batch_size)`` batches per
+    pass (all full but the last) and then starts again. So ``steps`` batches are
+    ``steps // k`` whole passes (``n_images`` each) plus the first ``steps % k`` batches
+    of another pass.
+
+    Examples
+    --------
+    >>> cycled_images(179, 32, 32)  # 5 passes of 6 batches (895) + 2 batches of 32
+    959
+    >>> cycled_images(64, 32, 2)
+    64
+    """
+    for arg, value in (("n_images", n_images), ("batch_size", batch_size), ("steps", steps)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    per_pass = math.ceil(n_images / batch_size)
+    sizes = [batch_size] * (per_pass - 1) + [n_images - batch_size * (per_pass - 1)]
+    passes, extra = divmod(steps, per_pass)
+    return passes * n_images + sum(sizes[:extra])
+
+
+def consistent_counts(printed_accuracy: float, n_images: int, decimals: int = 3) -> list[int]:
+    """Every number of correct images out of ``n_images`` that prints as ``printed_accuracy``.
+
+    A count ``c`` qualifies when ``round(c / n_images, decimals) == round(printed_accuracy,
+    decimals)``. An empty list means no count of that many images gives the printed figure.
+    """
+    if isinstance(n_images, bool) or not isinstance(n_images, numbers.Integral) or n_images < 1:
+        raise ValueError(f"n_images must be a positive integer, got {n_images!r}")
+    if not 0.0 <= printed_accuracy <= 1.0:
+        raise ValueError(f"printed_accuracy must lie in [0, 1], got {printed_accuracy!r}")
+    target = round(printed_accuracy, decimals)
+    return [c for c in range(n_images + 1) if round(c / n_images, decimals) == target]
+
+
+def study_implied_correct() -> pd.DataFrame:
+    """Correct test images per identity implied by the study's report.
+
+    ``correct = round(recall × support)``, checked to reproduce the published 2-decimal
+    recall. Columns ``identity``, ``support``, ``recall``, ``correct``.
+    """
+    report = study.study_report()
+    out = report[["identity", "support", "recall"]].copy()
+    out["correct"] = (out["recall"] * out["support"]).round().astype(int)
+    if not np.allclose((out["correct"] / out["support"]).round(2), out["recall"]):
+        raise ValueError("the study's recall and support do not imply whole numbers of correct images")
+    return out
+
+
+def study_evaluation_quirk() -> pd.DataFrame:
+    """Why the study printed 0.982 while its report implies 176 of 179 correct (0.983).
+
+    Derived from the published numbers only:
+
+    - the report's recall × support gives the correct images per identity; they add up
+      to 176 of :data:`helpers.study.STUDY_TEST_IMAGES` = 179 (0.98324, printed 0.983),
+      and no count out of 179 prints as 0.982 (:func:`consistent_counts` is empty);
+    - the printed 0.982 (:data:`helpers.study.STUDY_TEST_ACCURACY`) came from
+      ``evaluate_generator(test_set, steps=32)`` with batch 32: the 179-image iterator has
+      6 batches (5 of 32, 1 of 19), so 32 steps cycle through it and count
+      :func:`cycled_images` ``(179, 32, 32)`` = 959 images. The only count out of 959 that
+      prints as 0.982 is 942 (942/959 = 0.98227), and 942 = 5 × 176 + 62: five whole
+      passes at 176 each plus 62 of the 64 images of the two extra batches.
+
+    Returns
+    -------
+    DataFrame
+        Index ``source``, rows ``report (recall × support)`` and
+        ``evaluate_generator, 32 steps``; columns ``images``, ``correct`` (the count implied;
+        ``<NA>`` if none or several fit), ``accuracy`` (correct / images, unrounded),
+        ``printed`` (the accuracy to 3 decimals) and ``matches_published`` (bool: ``printed``
+        equals the study's 0.982).
+    """
+    implied = study_implied_correct()
+    n_report, correct_report = int(implied["support"].sum()), int(implied["correct"].sum())
+    n_cycled = cycled_images(n_report, STUDY_EVAL_BATCH_SIZE, STUDY_EVAL_STEPS)
+    fits = consistent_counts(study.STUDY_TEST_ACCURACY, n_cycled)
+    rows = {
+        "report (recall × support)": (n_report, correct_report),
+        f"evaluate_generator, {STUDY_EVAL_STEPS} steps": (n_cycled, fits[0] if len(fits) == 1 else None),
+    }
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=["images", "correct"])
+    out.index.name = "source"
+    out["correct"] = out["correct"].astype("Int64")
+    out["accuracy"] = (out["correct"] / out["images"]).astype(float)
+    out["printed"] = out["accuracy"].round(3)
+    out["matches_published"] = out["printed"] == study.STUDY_TEST_ACCURACY
+    return out
+
+
+# --- The metrics file ----------------------------------------------------------------------
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def write_metrics(
+    path: str | Path,
+    *,
+    accuracy: float,
+    report: pd.DataFrame,
+    backbone: str,
+    split_sizes: Mapping[str, int],
+    extra: Mapping | None = None,
+) -> Path:
+    """Write the test metrics as JSON (indent 2, sorted keys) and return the path.
+
+    Keys: ``test_accuracy`` (float), ``n_test`` (int, the report's total support),
+    ``backbone``, ``split_sizes`` (``{split: images}``), ``report`` (``{row: {precision,
+    recall, f1-score, support}}`` for each identity, ``macro avg`` and ``weighted avg``),
+    plus the keys of ``extra`` (which must not clash). Floats are rounded to
+    :data:`METRICS_DECIMALS` decimals, so small run-to-run noise does not show in diffs.
+    The file is written to a temporary file in the same folder and moved into place
+    (``os.replace``): a reader never sees half a file. Parent folders are created.
+    """
+    missing = set(REPORT_COLUMNS) - set(report.columns)
+    if missing:
+        raise ValueError(f"report lacks columns {sorted(missing)} (see classification_report_frame)")
+    if isinstance(accuracy, bool) or not isinstance(accuracy, numbers.Real) or not 0.0 <= accuracy <= 1.0:
+        raise ValueError(f"accuracy must be a number in [0, 1], got {accuracy!r}")
+    if not isinstance(backbone, str) or not backbone:
+        raise ValueError(f"backbone must be a non-empty string, got {backbone!r}")
+    for split, size in split_sizes.items():
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 0:
+            raise ValueError(f"split_sizes[{split!r}] must be a non-negative integer, got {size!r}")
+    identities = report.drop(index=list(AVERAGE_ROWS), errors="ignore")
+    rows = {}
+    for row, values in report.iterrows():
+        entry = {m: round(float(values[m]), METRICS_DECIMALS) for m in REPORT_COLUMNS[:3]}
+        entry["support"] = int(values["support"])
+        rows[str(row)] = entry
+    payload = {
+        "test_accuracy": round(float(accuracy), METRICS_DECIMALS),
+        "n_test": int(identities["support"].sum()),
+        "backbone": backbone,
+        "split_sizes": {str(k): int(v) for k, v in split_sizes.items()},
+        "report": rows,
+    }
+    clash = sorted(set(extra or {}) & set(payload))
+    if clash:
+        raise ValueError(f"extra keys {clash} clash with the metrics' own keys")
+    payload.update(extra or {})
+    text = json.dumps(payload, indent=2, sort_keys=True, default=_json_default) + "\n"
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make the metrics file private
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_metrics(path: str | Path) -> dict:
+    """Read a file written by :func:`write_metrics`; ``ValueError`` if it is not one.
+
+    ``pd.DataFrame.from_dict(metrics["report"], orient="index")`` gives the report back.
+    """
+    path = Path(path)
+    with path.open(encoding="utf-8") as fh:
+        metrics = json.load(fh)
+    if not isinstance(metrics, dict) or not {"test_accuracy", "n_test", "report"} <= set(metrics):
+        raise ValueError(f"{path} is not a metrics file (needs test_accuracy, n_test and report)")
+    return metrics
+
+
+# --- The reproduction check (what nbval compares) --------------------------------------
+
+#: A re-run reproduces the reference when its test accuracy is within this many test
+#: images of the reference's ...
+REFERENCE_MAX_IMAGE_DIFFERENCE: int = 1
+#: ... and its per-identity report is equal at this many decimals (as the study printed it).
+REFERENCE_DECIMALS: int = 2
+
+
+def compare_to_reference(
+    metrics: Mapping,
+    reference: Mapping | None,
+    max_image_difference: int = REFERENCE_MAX_IMAGE_DIFFERENCE,
+    decimals: int = REFERENCE_DECIMALS,
+) -> pd.DataFrame:
+    """Check a run's test metrics against the committed reference run's.
+
+    The policy is loose enough for another CPU (float sums in another order can move a
+    probability by 1e-6 and, rarely, one borderline image) and tight enough to catch a
+    regression: the accuracy must be within ``max_image_difference`` test images of the
+    reference, and every per-identity precision, recall and f1-score must be equal once
+    rounded to ``decimals`` (the study's own report had 2). Both runs must use the same
+    backbone, identities and test split size, otherwise they are not comparable.
+
+    Parameters
+    ----------
+    metrics, reference : dicts as :func:`read_metrics` returns; ``reference`` may be
+        ``None`` (no committed reference for this data and backbone).
+
+    Returns
+    -------
+    DataFrame
+        Index ``check``; columns ``policy`` (text) and ``passed`` (bool). The numbers
+        themselves are left out so the table is the same whenever the policy holds.
+    """
+    if isinstance(max_image_difference, bool) or not isinstance(max_image_difference, numbers.Integral) \
+            or max_image_difference < 0:
+        raise ValueError(f"max_image_difference must be a non-negative integer, got {max_image_difference!r}")
+    for name, entry in (("metrics", metrics), ("reference", reference)):
+        if entry is not None and not {"test_accuracy", "n_test", "report", "backbone"} <= set(entry):
+            raise ValueError(f"{name} is not a metrics dict (see write_metrics / read_metrics)")
+    identities = sorted(k for k in metrics["report"] if k not in AVERAGE_ROWS)
+    same_setup = (
+        reference is not None
+        and reference["backbone"] == metrics["backbone"]
+        and int(reference["n_test"]) == int(metrics["n_test"])
+        and sorted(k for k in reference["report"] if k not in AVERAGE_ROWS) == identities
+    )
+    rows = [("same backbone, identities and test size", "a reference exists for this setup", same_setup)]
+    if same_setup:
+        n = int(metrics["n_test"])
+        ours = round(float(metrics["test_accuracy"]) * n)
+        theirs = round(float(reference["test_accuracy"]) * n)
+        rows.append(("test accuracy", f"within {max_image_difference} of {n} test images",
+                     abs(ours - theirs) <= max_image_difference))
+        equal = all(
+            round(float(metrics["report"][k][m]), decimals) == round(float(reference["report"][k][m]), decimals)
+            and int(metrics["report"][k]["support"]) == int(reference["report"][k]["support"])
+            for k in identities for m in REPORT_COLUMNS[:3]
+        )
+        rows.append(("per-identity report", f"equal at {decimals} decimals", equal))
+    return pd.DataFrame(rows, columns=["check", "policy", "passed"]).set_index("check")

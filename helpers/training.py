@@ -1,0 +1,729 @@
+"""Training: the study's two phases, fast (cached frozen features) and resumable.
+
+Each phase trains part of the classifier built by :mod:`helpers.model`:
+
+* **phase 1** -- the base is frozen, the head learns (:func:`helpers.model.freeze_base`);
+* **phase 2** -- the last 63 layers learn (:func:`helpers.model.unfreeze_last`).
+
+**The fast path.** With the base frozen and no augmentation, the frozen part computes the
+same output for an image at every epoch. :func:`train_phase` therefore computes it *once*
+per image (:func:`cached_features`) and trains only the trainable part on those arrays:
+
+* phase 1 caches the base's *pooled* features (one vector per image, e.g. 1280 values for
+  Lite0) and trains ``Dense(1024) -> Dense(n_classes)``;
+* phase 2 caches every tensor that crosses the frozen/trainable boundary
+  (:func:`helpers.model.trainable_boundary`) and trains the top sub-model, which shares its
+  layer objects with the full model, so training it trains the full model.
+
+The *naive* path (``path="naive"``) streams the images through the whole model at every
+step, as the study did; it is the only exact choice with augmentation (the frozen part
+then sees a different image every epoch), and it is what the equivalence test compares
+the cached path against.
+
+**The recipe.** An epoch is one full pass over the training split (the study's
+``steps_per_epoch=32`` with batch 32 saw 1024 of its ~1446 training images per epoch).
+The validation split is evaluated after every epoch; the test split is never read here.
+Defaults are the study's: SGD(learning rate 1e-4, momentum 0.9), batch 32, 50 epochs per
+phase (:data:`STUDY_OPTIMIZER`, :mod:`helpers.config`).
+
+**Reproducibility.** The training order of epoch *e* of phase *p* is a permutation drawn
+from ``numpy.random.default_rng([seed, p, e])`` (:func:`epoch_order`), the same on both
+paths and after a resume. Dropout masks come from each layer's seed generator, whose
+state is a model variable. On one machine with the same thread count, two runs give
+bit-identical weights.
+
+**Checkpoints and resume.** After every epoch the phase's folder receives, atomically
+(written to a temporary file, then renamed):
+
+* ``state.npz`` -- every model variable (weights, BatchNorm statistics, dropout seed
+  states), the optimizer's variables, the history so far and a fingerprint of the run's
+  settings; a killed run restarts from the last finished epoch and ends exactly where an
+  uninterrupted run would;
+* ``best.keras`` -- the full model with the lowest ``val_loss`` so far (Keras format),
+* ``history.csv`` -- the history so far;
+
+and at the end of the phase ``final.weights.h5`` (the last epoch's weights, which the
+next phase starts from, as the study's phase 2 continued from its phase 1 model).
+
+TensorFlow/Keras are imported inside the functions (through :mod:`helpers.tf_quiet`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import numbers
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from helpers import config
+from helpers import model as hm
+from helpers.tf_quiet import import_keras, import_tensorflow
+
+if TYPE_CHECKING:  # pragma: no cover - type hints only
+    import keras
+
+#: Columns of a training history (one row per epoch).
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "epoch", "phase", "phase_epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds",
+)
+#: The two phases.
+PHASES: tuple[int, int] = (1, 2)
+#: Optimizers :class:`OptimizerSpec` can build.
+OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
+#: Bumped when the feature-cache file layout changes (old files are then rebuilt).
+CACHE_VERSION = 1
+#: Bumped when the training-state layout changes.
+STATE_VERSION = 1
+#: The study's augmentation, as Keras 3 preprocessing-layer factors. The study's Keras 2
+#: ``ImageDataGenerator(shear_range=0.2)`` read 0.2 as an angle in *degrees* (a tiny
+#: shear); Keras 3's ``RandomShear(0.2)`` is a shear *factor* of up to 0.2 (about 11°).
+#: We use the factor: 0.2 degrees would do nothing visible.
+STUDY_AUGMENTATION: dict[str, float] = {"shear": 0.2, "zoom": 0.2}
+
+
+class StaleStateError(RuntimeError):
+    """A phase folder holds a training state from other settings (resume would mix runs)."""
+
+
+# --------------------------------------------------------------------------------------
+# Optimizers
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An optimizer by name and settings, so a run can be described, saved and compared.
+
+    ``name``: ``"sgd"`` (with ``momentum``) or ``"adam"`` (``momentum`` ignored).
+    ``learning_rate``: a positive float.
+    """
+
+    name: str = "sgd"
+    learning_rate: float = config.LEARNING_RATE
+    momentum: float = config.MOMENTUM
+
+    def __post_init__(self) -> None:
+        if self.name not in OPTIMIZERS:
+            raise ValueError(f"optimizer name must be one of {OPTIMIZERS}, got {self.name!r}")
+        if not isinstance(self.learning_rate, numbers.Real) or not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+        if not isinstance(self.momentum, numbers.Real) or not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+
+    def build(self) -> keras.optimizers.Optimizer:
+        """A fresh Keras optimizer with these settings."""
+        keras = import_keras()
+        if self.name == "sgd":
+            return keras.optimizers.SGD(learning_rate=self.learning_rate, momentum=self.momentum)
+        return keras.optimizers.Adam(learning_rate=self.learning_rate)
+
+    def label(self) -> str:
+        """Short text, e.g. ``"SGD(lr=0.0001, momentum=0.9)"``."""
+        if self.name == "sgd":
+            return f"SGD(lr={self.learning_rate:g}, momentum={self.momentum:g})"
+        return f"Adam(lr={self.learning_rate:g})"
+
+
+#: The study's optimizer, both phases.
+STUDY_OPTIMIZER = OptimizerSpec("sgd", config.LEARNING_RATE, config.MOMENTUM)
+
+
+# --------------------------------------------------------------------------------------
+# The trainable part of each phase
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class PhaseParts:
+    """A model prepared for one phase and cut where the cached path cuts it.
+
+    ``frozen``: images -> cached features (a list when several tensors cross).
+    ``top``: cached features -> probabilities; shares its layers with ``model``.
+    ``boundary``: names of the frozen layers whose outputs are cached.
+    """
+
+    model: Any
+    phase: int
+    frozen: Any
+    top: Any
+    boundary: list[str]
+
+
+def _check_phase(phase: int) -> int:
+    if phase not in PHASES:
+        raise ValueError(f"phase must be 1 or 2, got {phase!r}")
+    return phase
+
+
+def prepare_phase(model: keras.Model, phase: int, n_unfreeze: int = config.UNFREEZE_LAST) -> PhaseParts:
+    """Set ``model``'s trainable flags for ``phase`` and cut it for the cached path.
+
+    Phase 1 freezes the base (:func:`helpers.model.freeze_base`); its frozen part ends with
+    the head's global average pooling (which has no weights), so one vector per image is
+    cached and the top is ``head_dense -> head_output``. Phase 2 unfreezes the last
+    ``n_unfreeze`` layers (:func:`helpers.model.unfreeze_last`) and cuts at the boundary
+    (:func:`helpers.model.split_at_boundary`). Mutates ``model``.
+    """
+    keras = import_keras()
+    _check_phase(phase)
+    if phase == 1:
+        hm.freeze_base(model)
+        pool, dense, output = (model.get_layer(n) for n in hm.HEAD_LAYER_NAMES)
+        frozen = keras.Model(model.inputs[0], pool.output, name=f"{model.name}_frozen")
+        features = keras.Input(shape=tuple(pool.output.shape[1:]), name="head_pool_features")
+        top = keras.Model(features, output(dense(features)), name=f"{model.name}_top")
+        return PhaseParts(model, 1, frozen, top, [pool.name])
+    hm.unfreeze_last(model, n_unfreeze)
+    frozen, top = hm.split_at_boundary(model)
+    return PhaseParts(model, 2, frozen, top, [b.layer for b in hm.trainable_boundary(model)])
+
+
+# --------------------------------------------------------------------------------------
+# Data checks and the epoch order
+# --------------------------------------------------------------------------------------
+
+_DATA_COLUMNS = ("path", "label", "sha256", "split")
+
+
+def _check_data(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The train and val rows of a split manifest (see :func:`helpers.splitting.attach_split`)."""
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a DataFrame, got {type(data).__name__}")
+    missing = [c for c in _DATA_COLUMNS if c not in data.columns]
+    if missing:
+        raise ValueError(f"data lacks columns {missing}; pass the split manifest (notebook 02's split.csv)")
+    train = data[data["split"] == "train"].reset_index(drop=True)
+    val = data[data["split"] == "val"].reset_index(drop=True)
+    if train.empty or val.empty:
+        raise ValueError(f"data needs 'train' and 'val' rows, got {len(train)} and {len(val)}")
+    return train, val
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def epoch_order(n: int, seed: int, phase: int, epoch: int) -> np.ndarray:
+    """The order of the ``n`` training images in ``epoch`` (0-based) of ``phase``.
+
+    A permutation of ``range(n)`` from ``numpy.random.default_rng([seed, phase, epoch])``:
+    it depends on nothing else, so both paths and a resumed run see the same batches.
+    """
+    return np.random.default_rng([int(seed), int(phase), int(epoch)]).permutation(int(n))
+
+
+# --------------------------------------------------------------------------------------
+# Feature extraction and its cache
+# --------------------------------------------------------------------------------------
+
+
+def _progress(iterable=None, **kwargs):
+    # Plain-text bars: they work in terminals and notebooks alike, without ipywidgets.
+    from tqdm import tqdm  # noqa: PLC0415 - display only
+
+    return tqdm(iterable, **kwargs)
+
+
+def extract_features(
+    frozen: keras.Model,
+    manifest: pd.DataFrame,
+    image_size: int,
+    preprocess: Callable | None,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> list[np.ndarray]:
+    """Run the frozen part over every image of ``manifest``, in its row order.
+
+    Returns one float32 array per output of ``frozen``, each of shape
+    ``(len(manifest), *tensor_shape)``. Shows a progress bar in images per second.
+    """
+    from helpers.pipeline import make_dataset  # noqa: PLC0415 - TF-heavy
+
+    tf = import_tensorflow()
+    dataset = make_dataset(manifest, image_size, batch_size=batch_size, preprocess=preprocess,
+                           with_labels=False)
+    run = tf.function(lambda x: frozen(x, training=False), reduce_retracing=True)
+    chunks: list[list[np.ndarray]] = []
+    bar = _progress(total=len(manifest), unit="img", desc="features", disable=not progress,
+                    leave=True, mininterval=1.0)
+    with bar:
+        for images in dataset:
+            out = run(images)
+            outputs = list(out) if isinstance(out, (list, tuple)) else [out]
+            chunks.append([np.asarray(o, dtype=np.float32) for o in outputs])
+            bar.update(int(images.shape[0]))
+    return [np.concatenate(parts, axis=0) for parts in zip(*chunks, strict=True)]
+
+
+def weights_fingerprint(model: keras.Model) -> str:
+    """SHA-256 over the shapes and values of every weight of ``model``, in order.
+
+    Names are left out on purpose: Keras numbers auto-named layers per session
+    (``conv2d_93`` becomes ``conv2d_187`` when the model is built again), which must not
+    change the fingerprint of the same weights.
+    """
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        value = np.ascontiguousarray(weight.numpy())
+        digest.update(f"{value.shape}|{value.dtype}".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+def _callable_name(fn: Callable | None) -> str:
+    return "none" if fn is None else f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def feature_cache_key(
+    frozen: keras.Model, manifest: pd.DataFrame, image_size: int, preprocess: Callable | None
+) -> str:
+    """The cache key of ``frozen``'s outputs on ``manifest``: a SHA-256 hex string.
+
+    It covers the images' content (their SHA-256, in row order), the frozen part's layers
+    and every weight value (so the backbone and its weights), the input size, the
+    preprocessing function, the boundary tensors and the Keras version. Any change gives
+    another key, hence another file: a cache is never reused for other inputs.
+    """
+    keras = import_keras()
+    position = {id(layer): index for index, layer in enumerate(frozen.layers)}
+    # Layer classes and positions, not names (auto-names change from build to build).
+    boundary = [(position[id(t._keras_history.operation)], tuple(int(d) for d in t.shape[1:]))  # noqa: SLF001
+                for t in frozen.outputs]
+    payload = {
+        "version": CACHE_VERSION,
+        "keras": keras.__version__,
+        "files": [str(s) for s in manifest["sha256"]],
+        "layers": [type(layer).__name__ for layer in frozen.layers],
+        "weights": weights_fingerprint(frozen),
+        "image_size": int(image_size),
+        "preprocess": _callable_name(preprocess),
+        "boundary": boundary,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _array_digest(arrays: Sequence[np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+@contextmanager
+def _atomic_target(path: Path, tmp_name: str):
+    """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds.
+
+    Readers never see half a file, and a writer killed mid-way leaves only the temporary
+    file (removed here when Python gets the chance)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _atomic_write_bytes(path: Path, write: Callable[[io.BufferedWriter], None], sync: bool = True) -> Path:
+    """Write ``path`` atomically with ``write(handle)``. ``sync`` also flushes it to the disk
+    (against power loss; skipped for the per-epoch state, which a killed process cannot
+    lose once renamed)."""
+    with _atomic_target(path, f".{path.name}.tmp-{os.getpid()}") as tmp, open(tmp, "wb") as handle:
+        write(handle)
+        handle.flush()
+        if sync:
+            os.fsync(handle.fileno())
+    return path
+
+
+@dataclass
+class CacheInfo:
+    """Where features came from: ``status`` is ``"built"``, ``"loaded"`` or ``"rebuilt"``
+    (``reason`` says why the old file was not used)."""
+
+    path: Path
+    key: str
+    status: str
+    seconds: float
+    reason: str = ""
+
+
+def _read_cache(path: Path, key: str, manifest: pd.DataFrame) -> tuple[list[np.ndarray] | None, str]:
+    """The cached arrays, or ``None`` and why they cannot be used."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(str(npz["meta"]))
+            arrays = [npz[f"f{i}"] for i in range(int(meta["n_arrays"]))]
+            rows = npz["sha256"]
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is rebuilt, with its reason
+        return None, f"unreadable ({type(exc).__name__}: {exc})"
+    if meta.get("key") != key:
+        return None, "its key does not match (other images, weights or settings)"
+    if list(rows) != [str(s) for s in manifest["sha256"]]:
+        return None, "its rows are other images"
+    if any(len(a) != len(manifest) for a in arrays) or _array_digest(arrays) != meta.get("digest"):
+        return None, "its contents fail the checksum (corrupt)"
+    return arrays, ""
+
+
+def cached_features(
+    frozen: keras.Model,
+    manifest: pd.DataFrame,
+    image_size: int,
+    preprocess: Callable | None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> tuple[list[np.ndarray], CacheInfo]:
+    """:func:`extract_features`, computed once and kept on disk.
+
+    The file is ``<cache_dir>/features/<key>.npz`` (``cache_dir`` defaults to
+    :func:`helpers.config.cache_dir`, outside the repository), with ``key`` from
+    :func:`feature_cache_key`. It is written atomically and holds a checksum of its arrays
+    and the images' hashes; a file that is unreadable, corrupt or for other rows is
+    rebuilt, with a warning saying why -- never silently reused.
+
+    Returns the arrays (as :func:`extract_features`) and a :class:`CacheInfo`.
+    """
+    if "sha256" not in manifest.columns or manifest.empty:
+        raise ValueError("manifest must be non-empty and have a 'sha256' column")
+    start = time.perf_counter()
+    key = feature_cache_key(frozen, manifest, image_size, preprocess)
+    folder = Path(cache_dir) if cache_dir is not None else config.cache_dir()
+    path = folder / "features" / f"{key}.npz"
+    reason = ""
+    if path.exists():
+        arrays, reason = _read_cache(path, key, manifest)
+        if arrays is not None:
+            return arrays, CacheInfo(path, key, "loaded", time.perf_counter() - start)
+        warnings.warn(f"feature cache {path.name} not used: {reason}; rebuilding it", stacklevel=2)
+    arrays = extract_features(frozen, manifest, image_size, preprocess, batch_size, progress)
+    meta = {"key": key, "n_arrays": len(arrays), "digest": _array_digest(arrays),
+            "rows": len(manifest), "shapes": [list(a.shape) for a in arrays]}
+    payload = {f"f{i}": a for i, a in enumerate(arrays)}
+
+    def write(handle):
+        np.savez(handle, meta=np.array(json.dumps(meta)),
+                 sha256=np.array([str(s) for s in manifest["sha256"]]), **payload)
+
+    _atomic_write_bytes(path, write)
+    status = "rebuilt" if reason else "built"
+    return arrays, CacheInfo(path, key, status, time.perf_counter() - start, reason)
+
+
+# --------------------------------------------------------------------------------------
+# Augmentation
+# --------------------------------------------------------------------------------------
+
+
+def make_augmenter(
+    seed: int = config.SEED,
+    shear: float = STUDY_AUGMENTATION["shear"],
+    zoom: float = STUDY_AUGMENTATION["zoom"],
+    flip: bool = True,
+) -> keras.Sequential:
+    """The study's augmentation as Keras preprocessing layers: random shear (factor up to
+    ``shear``, both axes), random zoom (``±zoom``, height and width drawn independently,
+    as ``ImageDataGenerator`` did) and a random horizontal flip. Works on float batches in
+    ``[0, 255]`` of shape ``(batch, h, w, 3)``; call it with ``training=True``."""
+    keras = import_keras()
+    for name, value in (("shear", shear), ("zoom", zoom)):
+        if not isinstance(value, numbers.Real) or not 0 <= value < 1:
+            raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    layers = []
+    if shear:
+        layers.append(keras.layers.RandomShear(x_factor=shear, y_factor=shear, seed=seed))
+    if zoom:
+        layers.append(keras.layers.RandomZoom(height_factor=zoom, width_factor=zoom, seed=seed + 1))
+    if flip:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 2))
+    return keras.Sequential(layers, name="augmentation")
+
+
+# --------------------------------------------------------------------------------------
+# History
+# --------------------------------------------------------------------------------------
+
+
+def history_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """A history DataFrame with :data:`HISTORY_COLUMNS` from per-epoch dicts."""
+    frame = pd.DataFrame(list(rows), columns=list(HISTORY_COLUMNS))
+    return frame.astype({"epoch": int, "phase": int, "phase_epoch": int})
+
+
+def combine_histories(*histories: pd.DataFrame) -> pd.DataFrame:
+    """Concatenate per-phase histories; ``epoch`` is renumbered 1, 2, ... across phases
+    (``phase_epoch`` keeps the count within each phase)."""
+    if not histories:
+        raise ValueError("give at least one history")
+    for h in histories:
+        missing = [c for c in HISTORY_COLUMNS if c not in h.columns]
+        if missing:
+            raise ValueError(f"a history lacks columns {missing}")
+    combined = pd.concat(histories, ignore_index=True)
+    combined["epoch"] = np.arange(1, len(combined) + 1)
+    return combined[list(HISTORY_COLUMNS)]
+
+
+def read_history(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a ``history.csv`` written by :func:`train_phase`."""
+    frame = pd.read_csv(path)
+    missing = [c for c in HISTORY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path} is not a training history (missing {missing})")
+    return history_frame(frame.to_dict("records"))
+
+
+# --------------------------------------------------------------------------------------
+# Training state (checkpoints)
+# --------------------------------------------------------------------------------------
+
+
+def _run_fingerprint(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _save_state(path: Path, model, optimizer, epoch: int, best: float, rows, fingerprint: str) -> None:
+    arrays = {f"m{i}": v.numpy() for i, v in enumerate(model.variables)}
+    arrays.update({f"o{i}": v.numpy() for i, v in enumerate(optimizer.variables)})
+    meta = {"version": STATE_VERSION, "epoch": epoch, "best_val_loss": best,
+            "fingerprint": fingerprint, "n_model": len(model.variables),
+            "n_optimizer": len(optimizer.variables), "history": list(rows)}
+
+    def write(handle):
+        np.savez(handle, meta=np.array(json.dumps(meta, default=float)), **arrays)
+
+    _atomic_write_bytes(path, write, sync=False)
+
+
+def _load_state(path: Path, model, optimizer, trainable_variables, fingerprint: str) -> dict[str, Any]:
+    with np.load(path, allow_pickle=False) as npz:
+        meta = json.loads(str(npz["meta"]))
+        if meta.get("version") != STATE_VERSION or meta.get("fingerprint") != fingerprint:
+            raise StaleStateError(
+                f"{path} was written by a run with other settings, data or starting weights; "
+                "delete the folder or pass resume=False to start this phase afresh"
+            )
+        if meta["n_model"] != len(model.variables):
+            raise StaleStateError(f"{path} holds another model ({meta['n_model']} variables)")
+        for i, variable in enumerate(model.variables):
+            variable.assign(npz[f"m{i}"])
+        if not optimizer.built:
+            optimizer.build(trainable_variables)
+        if meta["n_optimizer"] != len(optimizer.variables):
+            raise StaleStateError(f"{path} holds another optimizer state")
+        for i, variable in enumerate(optimizer.variables):
+            variable.assign(npz[f"o{i}"])
+    return meta
+
+
+def _save_model_atomically(model, path: Path, weights_only: bool = False) -> Path:
+    # Keras picks the format from the suffix, so the temporary name keeps it.
+    suffix = ".weights.h5" if weights_only else ".keras"
+    with _atomic_target(path, f".tmp-{os.getpid()}-{path.name.removesuffix(suffix)}{suffix}") as tmp:
+        (model.save_weights if weights_only else model.save)(tmp)
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# Training one phase
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_phase` returns.
+
+    ``history``: :data:`HISTORY_COLUMNS`, one row per epoch of this phase.
+    ``folder``: the phase folder (``state.npz``, ``best.keras``, ``history.csv``,
+    ``final.weights.h5``). ``resumed_from``: epochs found finished on disk (0 if fresh).
+    ``cache``: the :class:`CacheInfo` of the cached path (``None`` on the naive path).
+    ``seconds``: wall time of this call.
+    """
+
+    history: pd.DataFrame
+    folder: Path
+    path: str
+    resumed_from: int
+    cache: CacheInfo | None
+    seconds: float
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best_path(self) -> Path:
+        return self.folder / "best.keras"
+
+    @property
+    def final_weights(self) -> Path:
+        return self.folder / "final.weights.h5"
+
+
+def train_phase(
+    model: keras.Model,
+    data: pd.DataFrame,
+    phase: int,
+    folder: str | os.PathLike[str],
+    *,
+    image_size: int,
+    preprocess: Callable | None,
+    epochs: int,
+    batch_size: int = config.BATCH_SIZE,
+    optimizer: OptimizerSpec = STUDY_OPTIMIZER,
+    seed: int = config.SEED,
+    n_unfreeze: int = config.UNFREEZE_LAST,
+    path: str | None = None,
+    augment: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Train one phase of the study's recipe on the train split, validating every epoch.
+
+    Parameters
+    ----------
+    model : a classifier from :func:`helpers.model.build_classifier` (or ``attach_head``);
+        trained in place. Its trainable flags are set here for ``phase``.
+    data : the split manifest: columns ``path``, ``label``, ``sha256``, ``split``. Only
+        the ``train`` and ``val`` rows are read.
+    phase : 1 (head only) or 2 (the last ``n_unfreeze`` layers).
+    folder : the phase's checkpoint folder (created). Holding a state of the same run,
+        training resumes after its last finished epoch.
+    image_size, preprocess : the backbone's input size (pixels) and preprocessing
+        (:class:`helpers.backbones.BackboneSpec`).
+    epochs : epochs of this phase (the study: 50); one epoch = one pass over ``train``.
+    batch_size, optimizer, seed : the study's by default (32, SGD(1e-4, momentum 0.9), 42).
+    path : ``"cached"`` (default without augmentation) or ``"naive"`` (images through the
+        whole model every step; the default with augmentation).
+    augment : apply :func:`make_augmenter` to training images (naive path only).
+    cache_dir : where the feature cache lives (default :func:`helpers.config.cache_dir`).
+    resume : pick up a state left in ``folder``; ``False`` starts afresh (overwriting).
+    stop_after : stop after this many epochs *of this call* (to simulate an interruption
+        in tests and demos); ``None`` trains to ``epochs``.
+
+    Returns
+    -------
+    TrainResult
+        Its ``history`` has :data:`HISTORY_COLUMNS` (``epoch`` = ``phase_epoch`` here; see
+        :func:`combine_histories`).
+    """
+    keras = import_keras()
+    _check_phase(phase)
+    epochs = _positive_int("epochs", epochs)
+    batch_size = _positive_int("batch_size", batch_size)
+    image_size = _positive_int("image_size", image_size)
+    if stop_after is not None:
+        stop_after = _positive_int("stop_after", stop_after)
+    if not isinstance(optimizer, OptimizerSpec):
+        raise TypeError("optimizer must be an OptimizerSpec, e.g. OptimizerSpec('adam', 1e-3)")
+    path = path or ("naive" if augment else "cached")
+    if path not in ("cached", "naive"):
+        raise ValueError(f"path must be 'cached' or 'naive', got {path!r}")
+    if augment and path == "cached":
+        raise ValueError("augmentation changes the frozen part's input every epoch, so its "
+                         "output cannot be cached: use path='naive' (the default with augment=True)")
+    train, val = _check_data(data)
+    started = time.perf_counter()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    keras.utils.set_random_seed(int(seed))
+    settings = {
+        "phase": phase, "epochs": epochs, "batch_size": batch_size, "optimizer": asdict(optimizer),
+        "seed": int(seed), "n_unfreeze": n_unfreeze if phase == 2 else None, "path": path,
+        "augment": augment, "image_size": image_size, "preprocess": _callable_name(preprocess),
+        "train": [f"{s}:{y}" for s, y in zip(train["sha256"], train["label"], strict=True)],
+        "val": [f"{s}:{y}" for s, y in zip(val["sha256"], val["label"], strict=True)],
+        "start_weights": weights_fingerprint(model),
+    }
+    fingerprint = _run_fingerprint(settings)
+    parts = prepare_phase(model, phase, n_unfreeze)
+    y_train = train["label"].to_numpy("int32")
+    y_val = val["label"].to_numpy("int32")
+
+    cache = None
+    if path == "cached":
+        both = pd.concat([train, val], ignore_index=True)
+        arrays, cache = cached_features(parts.frozen, both, image_size, preprocess,
+                                        cache_dir=cache_dir, progress=progress)
+        x_train = [a[: len(train)] for a in arrays]
+        x_val = [a[len(train):] for a in arrays]
+        trainable = parts.top
+        val_data = (x_val if len(x_val) > 1 else x_val[0], y_val)
+    else:
+        from helpers.pipeline import make_dataset  # noqa: PLC0415 - TF-heavy
+
+        trainable = model
+        val_data = make_dataset(val, image_size, batch_size, preprocess=preprocess)
+        if augment:
+            augmenter = make_augmenter(seed=int(seed))
+
+            def train_preprocess(x):
+                x = augmenter(x, training=True)
+                return preprocess(x) if preprocess is not None else x
+        else:
+            train_preprocess = preprocess
+
+    trainable.compile(optimizer=optimizer.build(), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+    state_path = folder / "state.npz"
+    rows: list[dict[str, Any]] = []
+    best = float("inf")
+    done = 0
+    if resume and state_path.exists():
+        meta = _load_state(state_path, model, trainable.optimizer, trainable.trainable_variables,
+                           fingerprint)
+        done, best, rows = int(meta["epoch"]), float(meta["best_val_loss"]), meta["history"]
+    resumed_from = done
+
+    bar = _progress(total=epochs, initial=done, unit="epoch", desc=f"phase {phase}",
+                    disable=not progress, leave=True, mininterval=2.0)
+    with bar:
+        for epoch in range(done, epochs):
+            if stop_after is not None and epoch - resumed_from >= stop_after:
+                break
+            tick = time.perf_counter()
+            order = epoch_order(len(train), seed, phase, epoch)
+            if path == "cached":
+                xs = [a[order] for a in x_train]
+                fit = trainable.fit(xs if len(xs) > 1 else xs[0], y_train[order],
+                                    batch_size=batch_size, epochs=1, shuffle=False,
+                                    validation_data=val_data, validation_batch_size=batch_size,
+                                    verbose=0)
+            else:
+                train_ds = make_dataset(train.iloc[order], image_size, batch_size,
+                                        preprocess=train_preprocess)
+                fit = trainable.fit(train_ds, epochs=1, shuffle=False, validation_data=val_data, verbose=0)
+            logs = {k: float(v[-1]) for k, v in fit.history.items()}
+            row = {"epoch": epoch + 1, "phase": phase, "phase_epoch": epoch + 1,
+                   "loss": logs["loss"], "accuracy": logs["accuracy"],
+                   "val_loss": logs["val_loss"], "val_accuracy": logs["val_accuracy"],
+                   "seconds": time.perf_counter() - tick}
+            rows.append(row)
+            if row["val_loss"] < best:
+                best = row["val_loss"]
+                _save_model_atomically(model, folder / "best.keras")
+            _save_state(state_path, model, trainable.optimizer, epoch + 1, best, rows, fingerprint)
+            history_frame(rows).to_csv(folder / "history.csv", index=False)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}",
+                            refresh=False)
+            bar.update(1)
+    if len(rows) == epochs:
+        _save_model_atomically(model, folder / "final.weights.h5", weights_only=True)
+    settings = {k: v for k, v in settings.items() if k not in ("train", "val")}
+    return TrainResult(history_frame(rows), folder, path, resumed_from, cache,
+                       time.perf_counter() - started, settings)

@@ -1,0 +1,350 @@
+"""helpers.training: cached == naive, determinism, the feature cache, resume (also after a
+real kill), and every bad input. All on a 12-layer model and tiny generated images."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import training
+from helpers.model import unfreeze_last
+from helpers.tf_quiet import import_keras
+from training_support import IMAGE_SIZE, scale, tiny_classifier, tiny_data, weights_of
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory) -> pd.DataFrame:
+    return tiny_data(tmp_path_factory.mktemp("tiny") / "images")
+
+
+def run(model, split, phase, folder, **kwargs):
+    options = dict(image_size=IMAGE_SIZE, preprocess=scale, epochs=3, batch_size=4,
+                   n_unfreeze=6, progress=False, cache_dir=folder.parent / "cache")
+    options.update(kwargs)
+    return training.train_phase(model, split, phase, folder, **options)
+
+
+def predict(model, split):
+    from helpers.pipeline import make_dataset
+
+    ds = make_dataset(split, IMAGE_SIZE, 8, preprocess=scale, with_labels=False)
+    return model.predict(ds, verbose=0)
+
+
+def assert_close(a: list[np.ndarray], b: list[np.ndarray], rtol=1e-5, atol=1e-6):
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
+
+
+# --- the fast path gives the model the slow path gives ----------------------------------
+
+
+def test_cached_path_equals_naive_path_in_both_phases(split, tmp_path):
+    results = {}
+    for path in ("cached", "naive"):
+        model = tiny_classifier()
+        h1 = run(model, split, 1, tmp_path / path / "p1", path=path).history
+        h2 = run(model, split, 2, tmp_path / path / "p2", path=path).history
+        results[path] = (model, h1, h2)
+    cached, naive = results["cached"][0], results["naive"][0]
+    assert_close(weights_of(cached), weights_of(naive))
+    np.testing.assert_allclose(predict(cached, split), predict(naive, split), rtol=1e-5, atol=1e-6)
+    for i in (1, 2):
+        a, b = results["cached"][i], results["naive"][i]
+        np.testing.assert_allclose(a[["loss", "val_loss"]], b[["loss", "val_loss"]], rtol=1e-5)
+    # Phase 2 really trained the slice (c3 changed), phase 1 left the base alone.
+    assert not np.allclose(np.asarray(cached.get_layer("c3").kernel),
+                           np.asarray(tiny_classifier().get_layer("c3").kernel))
+
+
+def test_two_runs_are_bit_identical(split, tmp_path):
+    weights = []
+    for k in range(2):
+        model = tiny_classifier()
+        run(model, split, 1, tmp_path / f"r{k}" / "p1")
+        run(model, split, 2, tmp_path / f"r{k}" / "p2")
+        weights.append(weights_of(model))
+    for a, b in zip(*weights, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_history_checkpoints_and_final_weights(split, tmp_path):
+    model = tiny_classifier()
+    result = run(model, split, 2, tmp_path / "p2", epochs=2)
+    h = result.history
+    assert list(h.columns) == list(training.HISTORY_COLUMNS)
+    assert h["phase_epoch"].tolist() == [1, 2] and (h["phase"] == 2).all()
+    assert h[["loss", "accuracy", "val_loss", "val_accuracy"]].notna().all().all()
+    pd.testing.assert_frame_equal(training.read_history(result.folder / "history.csv"), h,
+                                  check_exact=False)
+    best = import_keras().models.load_model(result.best_path)
+    assert best.output_shape == (None, 3)
+    assert result.final_weights.exists()
+    assert not [p for p in result.folder.iterdir() if p.name.startswith(".")]  # no temp files
+
+
+def test_combine_histories_renumbers_epochs():
+    rows = [dict(zip(training.HISTORY_COLUMNS, (e, p, e, 1.0, 0.5, 1.0, 0.5, 0.1), strict=True))
+            for p in (1, 2) for e in (1, 2)]
+    h1, h2 = training.history_frame(rows[:2]), training.history_frame(rows[2:])
+    both = training.combine_histories(h1, h2)
+    assert both["epoch"].tolist() == [1, 2, 3, 4]
+    assert both["phase"].tolist() == [1, 1, 2, 2] and both["phase_epoch"].tolist() == [1, 2, 1, 2]
+    with pytest.raises(ValueError, match="at least one"):
+        training.combine_histories()
+    with pytest.raises(ValueError, match="lacks columns"):
+        training.combine_histories(h1.drop(columns="val_loss"))
+
+
+def test_read_history_rejects_other_csv(tmp_path):
+    (tmp_path / "x.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a training history"):
+        training.read_history(tmp_path / "x.csv")
+
+
+def test_epoch_order_is_a_seeded_permutation():
+    a = training.epoch_order(10, 42, 1, 0)
+    assert sorted(a) == list(range(10))
+    assert np.array_equal(a, training.epoch_order(10, 42, 1, 0))
+    assert not np.array_equal(a, training.epoch_order(10, 42, 1, 1))
+    assert not np.array_equal(a, training.epoch_order(10, 42, 2, 0))
+
+
+# --- the feature cache ---------------------------------------------------------------
+
+
+def test_feature_cache_is_reused_and_keyed_by_content(split, tmp_path):
+    model = tiny_classifier()
+    parts = training.prepare_phase(model, 2, n_unfreeze=6)
+    assert parts.boundary == ["r1", "bn2"]
+    rows = split[split["split"] != "test"]
+    first, info = training.cached_features(parts.frozen, rows, IMAGE_SIZE, scale, tmp_path, progress=False)
+    assert info.status == "built" and info.path.parent == tmp_path / "features"
+    assert [a.shape for a in first] == [(len(rows), 16, 16, 4)] * 2
+    again, info2 = training.cached_features(parts.frozen, rows, IMAGE_SIZE, scale, tmp_path, progress=False)
+    assert info2.status == "loaded" and info2.path == info.path
+    assert_close(first, again, rtol=0, atol=0)
+    direct = training.extract_features(parts.frozen, rows, IMAGE_SIZE, scale, progress=False)
+    assert_close(first, direct, rtol=0, atol=0)
+    # Other images, other weights, other size or preprocessing -> other keys.
+    keys = {info.key,
+            training.feature_cache_key(parts.frozen, rows.iloc[1:], IMAGE_SIZE, scale),
+            training.feature_cache_key(parts.frozen, rows, IMAGE_SIZE + 1, scale),
+            training.feature_cache_key(parts.frozen, rows, IMAGE_SIZE, None)}
+    model.get_layer("c1").kernel.assign(np.zeros(model.get_layer("c1").kernel.shape))
+    keys.add(training.feature_cache_key(parts.frozen, rows, IMAGE_SIZE, scale))
+    assert len(keys) == 5
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "flip_values"])
+def test_corrupt_cache_is_detected_and_rebuilt(split, tmp_path, damage):
+    parts = training.prepare_phase(tiny_classifier(), 1)
+    rows = split[split["split"] == "train"]
+    good, info = training.cached_features(parts.frozen, rows, IMAGE_SIZE, scale, tmp_path, progress=False)
+    if damage == "truncate":
+        info.path.write_bytes(info.path.read_bytes()[:100])
+    elif damage == "garbage":
+        info.path.write_bytes(b"not a cache")
+    else:  # a valid file whose arrays are not what its checksum says
+        with np.load(info.path) as npz:
+            content = dict(npz)
+        content["f0"] = content["f0"] + 1.0
+        np.savez(open(info.path, "wb"), **content)
+    with pytest.warns(UserWarning, match="not used: .*rebuilding"):
+        rebuilt, info2 = training.cached_features(parts.frozen, rows, IMAGE_SIZE, scale, tmp_path,
+                                                  progress=False)
+    assert info2.status == "rebuilt" and info2.reason
+    assert_close(good, rebuilt, rtol=0, atol=0)
+    assert training.cached_features(parts.frozen, rows, IMAGE_SIZE, scale, tmp_path,
+                                    progress=False)[1].status == "loaded"
+
+
+def test_cache_of_other_rows_under_the_same_name_is_rebuilt(split, tmp_path):
+    parts = training.prepare_phase(tiny_classifier(), 1)
+    rows = split[split["split"] == "train"]
+    _, info = training.cached_features(parts.frozen, rows, IMAGE_SIZE, scale, tmp_path, progress=False)
+    other = rows.iloc[::-1]
+    other_key = training.feature_cache_key(parts.frozen, other, IMAGE_SIZE, scale)
+    (tmp_path / "features" / f"{other_key}.npz").write_bytes(info.path.read_bytes())
+    with pytest.warns(UserWarning, match="key does not match"):
+        training.cached_features(parts.frozen, other, IMAGE_SIZE, scale, tmp_path, progress=False)
+
+
+def test_cached_features_bad_input(tmp_path):
+    parts = training.prepare_phase(tiny_classifier(), 1)
+    with pytest.raises(ValueError, match="sha256"):
+        training.cached_features(parts.frozen, pd.DataFrame({"path": []}), IMAGE_SIZE, scale, tmp_path)
+
+
+# --- resume -------------------------------------------------------------------------
+
+
+def test_interrupted_phase_resumes_to_the_same_result(split, tmp_path):
+    straight = tiny_classifier()
+    run(straight, split, 2, tmp_path / "straight", epochs=4)
+    resumed = tiny_classifier()
+    first = run(resumed, split, 2, tmp_path / "resumed", epochs=4, stop_after=2)
+    assert len(first.history) == 2 and not first.final_weights.exists()
+    resumed = tiny_classifier()  # a fresh process would rebuild the model
+    second = run(resumed, split, 2, tmp_path / "resumed", epochs=4)
+    assert second.resumed_from == 2 and len(second.history) == 4
+    for a, b in zip(weights_of(straight), weights_of(resumed), strict=True):
+        assert np.array_equal(a, b)
+    # Finished: a re-run (e.g. the notebook again) only restores the final state.
+    again_model = tiny_classifier()
+    again = run(again_model, split, 2, tmp_path / "resumed", epochs=4)
+    assert again.resumed_from == 4 and len(again.history) == 4
+    for a, b in zip(weights_of(straight), weights_of(again_model), strict=True):
+        assert np.array_equal(a, b)
+    # The trained model is not the starting point of that state: refused, not mixed.
+    with pytest.raises(training.StaleStateError):
+        run(resumed, split, 2, tmp_path / "resumed", epochs=4)
+
+
+def test_state_from_other_settings_is_refused(split, tmp_path):
+    run(tiny_classifier(), split, 1, tmp_path / "p1", epochs=1)
+    with pytest.raises(training.StaleStateError, match="other settings"):
+        run(tiny_classifier(), split, 1, tmp_path / "p1", epochs=1,
+            optimizer=training.OptimizerSpec("adam", 1e-3))
+    fresh = run(tiny_classifier(), split, 1, tmp_path / "p1", epochs=1, resume=False,
+                optimizer=training.OptimizerSpec("adam", 1e-3))
+    assert fresh.resumed_from == 0
+
+
+def test_killed_training_process_resumes_without_losing_epochs(tmp_path):
+    root, folder, epochs = tmp_path / "images", tmp_path / "run", 60
+    script = [sys.executable, str(TESTS / "training_support.py"), str(root), str(folder), str(epochs)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(script, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    history = folder / "history.csv"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if history.exists() and len(training.read_history(history)) >= 3:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = len(training.read_history(history))
+    assert 3 <= finished < epochs  # killed mid-phase
+    done = subprocess.run(script, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    resumed = training.read_history(history)
+    assert resumed["phase_epoch"].tolist() == list(range(1, epochs + 1))
+
+    # An uninterrupted run in one process gives the same weights, bit for bit.
+    straight = subprocess.run([*script[:3], str(tmp_path / "straight"), str(epochs)], env=env,
+                              capture_output=True, text=True, timeout=600)
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    a, b = tiny_classifier(), tiny_classifier()
+    a.load_weights(folder / "final.weights.h5")
+    b.load_weights(tmp_path / "straight" / "final.weights.h5")
+    for x, y in zip(weights_of(a), weights_of(b), strict=True):
+        assert np.array_equal(x, y)
+    pd.testing.assert_frame_equal(resumed.drop(columns="seconds"),
+                                  training.read_history(tmp_path / "straight" / "history.csv")
+                                  .drop(columns="seconds"))
+
+
+# --- augmentation --------------------------------------------------------------------
+
+
+def test_augmenter_keeps_shape_and_changes_images():
+    aug = training.make_augmenter(seed=0)
+    x = np.random.default_rng(0).uniform(0, 255, (4, 16, 16, 3)).astype("float32")
+    y = np.asarray(aug(x, training=True))
+    assert y.shape == x.shape and not np.allclose(x, y)
+    assert np.allclose(np.asarray(aug(x, training=False)), x)
+    kinds = [type(layer).__name__ for layer in training.make_augmenter(flip=False, zoom=0).layers]
+    assert kinds == ["RandomShear"]
+    assert [type(layer).__name__ for layer in aug.layers] == ["RandomShear", "RandomZoom", "RandomFlip"]
+
+
+def test_augmented_training_uses_the_naive_path(split, tmp_path):
+    result = run(tiny_classifier(), split, 1, tmp_path / "aug", epochs=1, augment=True)
+    assert result.path == "naive" and result.cache is None and len(result.history) == 1
+
+
+# --- bad input -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"phase": 3}, ValueError, "phase must be 1 or 2"),
+    ({"epochs": 0}, ValueError, "epochs must be a positive integer"),
+    ({"batch_size": 2.5}, ValueError, "batch_size must be a positive integer"),
+    ({"stop_after": 0}, ValueError, "stop_after"),
+    ({"path": "fast"}, ValueError, "path must be"),
+    ({"augment": True, "path": "cached"}, ValueError, "cannot be cached"),
+    ({"optimizer": "sgd"}, TypeError, "OptimizerSpec"),
+])
+def test_train_phase_rejects_bad_arguments(split, tmp_path, kwargs, error, match):
+    options = {"phase": 1, **kwargs}
+    phase = options.pop("phase")
+    with pytest.raises(error, match=match):
+        run(tiny_classifier(), split, phase, tmp_path / "bad", **options)
+
+
+def test_train_phase_rejects_bad_data(split, tmp_path):
+    with pytest.raises(ValueError, match="lacks columns"):
+        run(tiny_classifier(), split.drop(columns="split"), 1, tmp_path / "bad")
+    with pytest.raises(ValueError, match="'train' and 'val' rows"):
+        run(tiny_classifier(), split[split["split"] != "val"], 1, tmp_path / "bad")
+    with pytest.raises(TypeError, match="DataFrame"):
+        run(tiny_classifier(), split.to_dict(), 1, tmp_path / "bad")
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"name": "rmsprop"}, "optimizer name"),
+    ({"learning_rate": 0}, "learning_rate"),
+    ({"momentum": 1.0}, "momentum"),
+])
+def test_optimizer_spec_validation(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        training.OptimizerSpec(**kwargs)
+
+
+def test_optimizer_spec_builds_and_labels():
+    sgd = training.STUDY_OPTIMIZER.build()
+    assert type(sgd).__name__ == "SGD" and float(sgd.learning_rate) == pytest.approx(1e-4)
+    assert training.STUDY_OPTIMIZER.label() == "SGD(lr=0.0001, momentum=0.9)"
+    assert training.OptimizerSpec("adam", 1e-3).label() == "Adam(lr=0.001)"
+
+
+def test_augmenter_rejects_bad_factors():
+    with pytest.raises(ValueError, match="zoom"):
+        training.make_augmenter(zoom=1.5)
+
+
+def test_prepare_phase_cuts_where_the_cache_cuts():
+    model = tiny_classifier()
+    p1 = training.prepare_phase(model, 1)
+    assert p1.boundary == ["head_pool"] and p1.frozen.output_shape == (None, 6)
+    assert [layer.name for layer in p1.top.layers][1:] == ["head_dense", "head_output"]
+    p2 = training.prepare_phase(model, 2, n_unfreeze=6)
+    assert p2.boundary == ["r1", "bn2"]
+    x = np.random.default_rng(0).uniform(-1, 1, (2, IMAGE_SIZE, IMAGE_SIZE, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(p2.top(p2.frozen(x))), np.asarray(model(x)), atol=1e-6)
+    unfreeze_last(model, 6)
+    with pytest.raises(ValueError, match="phase"):
+        training.prepare_phase(model, 0)
+
+
+def test_cache_key_survives_rebuilding_the_model_in_one_session(split):
+    """Keras renames auto-named layers and tensors on every build; the key must not care."""
+    rows = split[split["split"] != "test"]
+    keys = []
+    for clear in (True, False):
+        parts = training.prepare_phase(tiny_classifier(clear=clear), 2, n_unfreeze=6)
+        keys.append(training.feature_cache_key(parts.frozen, rows, IMAGE_SIZE, scale))
+    assert keys[0] == keys[1]
