@@ -718,7 +718,8 @@ def train_phase(
                 best = row["val_loss"]
                 _save_model_atomically(model, folder / "best.keras")
             _save_state(state_path, model, trainable.optimizer, epoch + 1, best, rows, fingerprint)
-            history_frame(rows).to_csv(folder / "history.csv", index=False)
+            with _atomic_target(folder / "history.csv", f".history.csv.tmp-{os.getpid()}") as tmp:
+                history_frame(rows).to_csv(tmp, index=False)
             bar.set_postfix(loss=f"{row['loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}",
                             refresh=False)
             bar.update(1)
