@@ -12,6 +12,7 @@ One module per concern:
 - :mod:`helpers.evaluation` -- test predictions, scikit-learn's report, the study side by side
 - :mod:`helpers.study`     -- the study's published results, as data
 - :mod:`helpers.plots`     -- figures, saved with one helper to the figures folder
+- :mod:`helpers.files`     -- atomic writes for caches, checkpoints and metrics
 - :mod:`helpers.runner`    -- executes the numbered notebooks into a run folder
 
 Importing :mod:`helpers` is cheap: TensorFlow is imported (quietly) only by the

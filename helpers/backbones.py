@@ -78,7 +78,6 @@ import hashlib
 import os
 import sys
 import urllib.error
-import uuid
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -88,7 +87,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from helpers import config
+from helpers import config, files
 from helpers.config import STUDY_INPUT_SIZE
 from helpers.tf_quiet import import_keras
 
@@ -622,20 +621,12 @@ def _keras_download_dir() -> str:
 def _save_weights_atomically(model: keras.Model, target: Path) -> None:
     """Write ``model.save_weights`` to a temporary file beside ``target``, then rename it:
     readers never see a half-written cache, and concurrent writers leave one whole file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Keras insists on the ".weights.h5" suffix, so the unique part goes before it.
-    tmp = target.with_name(f".{target.name[: -len('.weights.h5')]}.{uuid.uuid4().hex}.tmp.weights.h5")
-    try:
-        with warnings.catch_warnings():
-            # Keras 3 + TF 2.21 + NumPy 2 emit one DeprecationWarning per variable here
-            # (tf.Variable.__array__ lacks NumPy 2's copy keyword): noise, not our concern.
-            warnings.filterwarnings("ignore", message=r"__array__ implementation doesn't accept",
-                                    category=DeprecationWarning)
-            model.save_weights(str(tmp))
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with warnings.catch_warnings(), files.atomic_path(target) as tmp:
+        # Keras 3 + TF 2.21 + NumPy 2 emit one DeprecationWarning per variable here
+        # (tf.Variable.__array__ lacks NumPy 2's copy keyword): noise, not our concern.
+        warnings.filterwarnings("ignore", message=r"__array__ implementation doesn't accept",
+                                category=DeprecationWarning)
+        model.save_weights(str(tmp))
 
 
 def lite0_weights_file(

@@ -27,15 +27,13 @@ from __future__ import annotations
 import json
 import math
 import numbers
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from helpers import pipeline, study
+from helpers import files, pipeline, study
 from helpers.config import BATCH_SIZE
 
 #: Rows of :func:`classification_report_frame` after the identities.
@@ -468,21 +466,7 @@ def write_metrics(
         raise ValueError(f"extra keys {clash} clash with the metrics' own keys")
     payload.update(extra or {})
     text = json.dumps(payload, indent=2, sort_keys=True, default=_json_default) + "\n"
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make the metrics file private
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return files.write_text_atomically(path, text)
 
 
 def read_metrics(path: str | Path) -> dict:

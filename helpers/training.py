@@ -51,14 +51,12 @@ TensorFlow/Keras are imported inside the functions (through :mod:`helpers.tf_qui
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import numbers
 import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,7 +64,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from helpers import config
+from helpers import config, files
 from helpers import model as hm
 from helpers.tf_quiet import import_keras, import_tensorflow
 
@@ -322,34 +320,6 @@ def _array_digest(arrays: Sequence[np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-@contextmanager
-def _atomic_target(path: Path, tmp_name: str):
-    """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds.
-
-    Readers never see half a file, and a writer killed mid-way leaves only the temporary
-    file (removed here when Python gets the chance)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _atomic_write_bytes(path: Path, write: Callable[[io.BufferedWriter], None], sync: bool = True) -> Path:
-    """Write ``path`` atomically with ``write(handle)``. ``sync`` also flushes it to the disk
-    (against power loss; skipped for the per-epoch state, which a killed process cannot
-    lose once renamed)."""
-    with _atomic_target(path, f".{path.name}.tmp-{os.getpid()}") as tmp, open(tmp, "wb") as handle:
-        write(handle)
-        handle.flush()
-        if sync:
-            os.fsync(handle.fileno())
-    return path
-
-
 @dataclass
 class CacheInfo:
     """Where features came from: ``status`` is ``"built"``, ``"loaded"`` or ``"rebuilt"``
@@ -420,7 +390,7 @@ def cached_features(
         np.savez(handle, meta=np.array(json.dumps(meta)),
                  sha256=np.array([str(s) for s in manifest["sha256"]]), **payload)
 
-    _atomic_write_bytes(path, write)
+    files.write_atomically(path, write)
     status = "rebuilt" if reason else "built"
     return arrays, CacheInfo(path, key, status, time.perf_counter() - start, reason)
 
@@ -507,7 +477,8 @@ def _save_state(path: Path, model, optimizer, epoch: int, best: float, rows, fin
     def write(handle):
         np.savez(handle, meta=np.array(json.dumps(meta, default=float)), **arrays)
 
-    _atomic_write_bytes(path, write, sync=False)
+    # No fsync: a killed process cannot lose a renamed file; only power loss could.
+    files.write_atomically(path, write, sync=False)
 
 
 def _load_state(path: Path, model, optimizer, trainable_variables, fingerprint: str) -> dict[str, Any]:
@@ -532,9 +503,7 @@ def _load_state(path: Path, model, optimizer, trainable_variables, fingerprint: 
 
 
 def _save_model_atomically(model, path: Path, weights_only: bool = False) -> Path:
-    # Keras picks the format from the suffix, so the temporary name keeps it.
-    suffix = ".weights.h5" if weights_only else ".keras"
-    with _atomic_target(path, f".tmp-{os.getpid()}-{path.name.removesuffix(suffix)}{suffix}") as tmp:
+    with files.atomic_path(path) as tmp:
         (model.save_weights if weights_only else model.save)(tmp)
     return path
 
@@ -718,7 +687,7 @@ def train_phase(
                 best = row["val_loss"]
                 _save_model_atomically(model, folder / "best.keras")
             _save_state(state_path, model, trainable.optimizer, epoch + 1, best, rows, fingerprint)
-            with _atomic_target(folder / "history.csv", f".history.csv.tmp-{os.getpid()}") as tmp:
+            with files.atomic_path(folder / "history.csv") as tmp:
                 history_frame(rows).to_csv(tmp, index=False)
             bar.set_postfix(loss=f"{row['loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}",
                             refresh=False)

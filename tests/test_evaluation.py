@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from helpers import config, data, evaluation, pipeline, study
+from helpers import config, data, evaluation, files, pipeline, study
 from tests.conftest import make_identity_tree
 
 NAMES = list(config.STUDY_NAMES)
@@ -282,7 +282,7 @@ def test_metrics_write_is_atomic(table, tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(evaluation.os, "replace", broken_replace)
+    monkeypatch.setattr(files.os, "replace", broken_replace)  # the rename helpers.files does
     with pytest.raises(OSError, match="disk full"):
         _write(path, table, backbone="inception_v3")
     assert path.read_bytes() == before
