@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Name of the run folder under runs/ (default: date and time).
 RUN    ?= $(shell date +%Y%m%d-%H%M%S)
+# What `make test` runs, and the run folder its notebooks train into (tests may narrow both).
+PYTEST_ARGS  ?= tests notebooks
+TEST_RUN_DIR ?= $(CURDIR)/runs/test
 
 .PHONY: run test reference install clean
 
@@ -25,8 +28,8 @@ run: $(VENV)/.installed
 ## The whole test suite: unit tests, real-data tests and nbval on the notebooks.
 ## Notebooks write figures into runs/test/, never into the committed figures/.
 test: $(VENV)/.installed
-	CELEB_RUN_DIR=$(CURDIR)/runs/test $(BIN)/python -m pytest --nbval --nbval-current-env \
-		--nbval-sanitize-with notebooks/nbval_sanitize.cfg tests notebooks
+	CELEB_RUN_DIR=$(TEST_RUN_DIR) $(BIN)/python -m pytest --nbval --nbval-current-env \
+		--nbval-sanitize-with notebooks/nbval_sanitize.cfg $(PYTEST_ARGS)
 
 ## Regenerate the committed reference notebooks and figures/ (needs CELEB_DATA_DIR).
 reference: $(VENV)/.installed

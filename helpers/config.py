@@ -65,8 +65,18 @@ ENV_RUN_DIR = "CELEB_RUN_DIR"
 ENV_INCEPTION_WEIGHTS = "CELEB_INCEPTION_WEIGHTS"
 #: The backbone the notebooks use (``efficientnet_lite0`` or ``inception_v3``).
 ENV_BACKBONE = "CELEB_BACKBONE"
-#: The metrics file notebook 06 checks a run against (default: the committed reference).
-ENV_REFERENCE_METRICS = "CELEB_REFERENCE_METRICS"
+#: The folder of the reference run's record that notebooks 04-06 check a run against
+#: (default: the committed ``figures/``); see :mod:`helpers.reproduction`.
+ENV_REFERENCE_DIR = "CELEB_REFERENCE_DIR"
+
+# --- Files a run writes next to its figures (the reference run's are committed) ------------
+#: Test metrics (notebook 06).
+METRICS_FILE = "metrics.json"
+#: The record :mod:`helpers.reproduction` compares: phase-1 histories (notebook 04),
+#: phase-2 history (notebook 05) and test predictions (notebook 06).
+RECORD_PHASE1_HISTORIES = "phase1_histories.csv"
+RECORD_PHASE2_HISTORY = "phase2_history.csv"
+RECORD_TEST_PREDICTIONS = "test_predictions.csv"
 
 #: The repository root when the package is installed in editable mode (as README does).
 PROJECT_ROOT: Path = Path(__file__).resolve().parents[1]
@@ -111,8 +121,8 @@ def figures_dir() -> Path:
     return Path(value).expanduser() / "figures" if value else PROJECT_ROOT / "figures"
 
 
-def reference_metrics_path() -> Path:
-    """The reference run's metrics that notebook 06 compares a run with:
-    ``CELEB_REFERENCE_METRICS`` when set, else the committed ``<project>/figures/metrics.json``."""
-    value = os.environ.get(ENV_REFERENCE_METRICS, "").strip()
-    return Path(value).expanduser() if value else PROJECT_ROOT / "figures" / "metrics.json"
+def reference_dir() -> Path:
+    """The reference run's figures and record, which notebooks 04-06 compare a run with:
+    ``CELEB_REFERENCE_DIR`` when set, else the committed ``<project>/figures``."""
+    value = os.environ.get(ENV_REFERENCE_DIR, "").strip()
+    return Path(value).expanduser() if value else PROJECT_ROOT / "figures"

@@ -56,7 +56,7 @@ import numbers
 import os
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -447,6 +447,17 @@ def combine_histories(*histories: pd.DataFrame) -> pd.DataFrame:
     combined = pd.concat(histories, ignore_index=True)
     combined["epoch"] = np.arange(1, len(combined) + 1)
     return combined[list(HISTORY_COLUMNS)]
+
+
+def lowest_val_loss(histories: Mapping[str, pd.DataFrame]) -> str:
+    """The run whose best epoch has the lowest validation loss (the phase-1 selection rule);
+    ties go to the first run given."""
+    if not histories:
+        raise ValueError("histories is empty: give {run name: history}")
+    for run, history in histories.items():
+        if "val_loss" not in history.columns or history["val_loss"].isna().all():
+            raise ValueError(f"history {run!r} has no val_loss to compare")
+    return min(histories, key=lambda run: histories[run]["val_loss"].min())
 
 
 def read_history(path: str | os.PathLike[str]) -> pd.DataFrame:

@@ -39,8 +39,8 @@ def test_folders_follow_the_environment(monkeypatch, tmp_path):
     assert config.data_dir() is None
 
 
-def test_reference_metrics_path(monkeypatch, tmp_path):
-    monkeypatch.delenv(config.ENV_REFERENCE_METRICS, raising=False)
-    assert config.reference_metrics_path() == config.PROJECT_ROOT / "figures" / "metrics.json"
-    monkeypatch.setenv(config.ENV_REFERENCE_METRICS, str(tmp_path / "m.json"))
-    assert config.reference_metrics_path() == tmp_path / "m.json"
+def test_reference_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv(config.ENV_REFERENCE_DIR, raising=False)
+    assert config.reference_dir() == config.PROJECT_ROOT / "figures"
+    monkeypatch.setenv(config.ENV_REFERENCE_DIR, str(tmp_path))
+    assert config.reference_dir() == tmp_path

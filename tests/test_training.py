@@ -348,3 +348,14 @@ def test_cache_key_survives_rebuilding_the_model_in_one_session(split):
         parts = training.prepare_phase(tiny_classifier(clear=clear), 2, n_unfreeze=6)
         keys.append(training.feature_cache_key(parts.frozen, rows, IMAGE_SIZE, scale))
     assert keys[0] == keys[1]
+
+
+def test_lowest_val_loss_picks_the_run_with_the_lowest_best_epoch():
+    a = pd.DataFrame({"val_loss": [0.9, 0.5, 0.7]})
+    b = pd.DataFrame({"val_loss": [0.6, 0.55, 0.52]})
+    assert training.lowest_val_loss({"a": a, "b": b}) == "a"
+    assert training.lowest_val_loss({"b": b, "a2": a.assign(val_loss=[0.52, 0.6, 0.7])}) == "b"  # tie: first
+    with pytest.raises(ValueError, match="empty"):
+        training.lowest_val_loss({})
+    with pytest.raises(ValueError, match="no val_loss"):
+        training.lowest_val_loss({"a": pd.DataFrame({"loss": [1.0]})})
