@@ -63,7 +63,7 @@ ENV_RUN_DIR = "CELEB_RUN_DIR"
 #: A local InceptionV3 ImageNet weights file (or a folder of Keras' weight files) for
 #: offline users; see :mod:`helpers.backbones`.
 ENV_INCEPTION_WEIGHTS = "CELEB_INCEPTION_WEIGHTS"
-#: The backbone the notebooks use (``efficientnet_lite0`` or ``inception_v3``).
+#: The backbone the notebooks use: a key of ``helpers.backbones.BACKBONES``.
 ENV_BACKBONE = "CELEB_BACKBONE"
 #: The folder of the reference run's record that notebooks 04-06 check a run against
 #: (default: the committed ``figures/``); see :mod:`helpers.reproduction`.

@@ -144,7 +144,8 @@ def build_classifier(
     ----------
     n_classes : number of identities (the study: 5), at least 2.
     backbone : a name in :data:`helpers.backbones.BACKBONES` (``"efficientnet_lite0"``,
-        the default, or ``"inception_v3"``, the study's).
+        the default, ``"efficientnet_lite1"``, ``"efficientnet_lite2"``, or
+        ``"inception_v3"``, the study's).
     weights : ``"imagenet"`` for the pretrained base, ``None`` for random initialisation
         (structure only: layer lists and parameter counts are the same).
     dense_units : width of the hidden Dense layer (the study: 1024).

