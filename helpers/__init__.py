@@ -6,6 +6,7 @@ One module per concern:
 - :mod:`helpers.data`      -- data sources (VGGFace2, LFW, any folder) as manifests
 - :mod:`helpers.pipeline`  -- the ``tf.data`` input pipeline built from a manifest
 - :mod:`helpers.splitting` -- the reproducible, stratified, duplicate-aware 80/10/10 split
+- :mod:`helpers.faces`     -- face detection (MTCNN, cached), the subject's face, crop policies
 - :mod:`helpers.backbones` -- the backbone registry (EfficientNet-Lite0, InceptionV3) and weights
 - :mod:`helpers.model`     -- the classifier, the two phases' trainable layers, the boundary
 - :mod:`helpers.training`  -- the two phases: cached features, checkpoints, resume, history

@@ -55,6 +55,7 @@ CACHE_FORMAT = 1
 CROP_KINDS: tuple[str, ...] = ("photo", "face")
 #: Largest margin accepted: beyond it a "face" crop is mostly background.
 MAX_MARGIN = 4.0
+_DETECTOR_FAILED = "detector failed"
 
 
 class FaceCacheWarning(UserWarning):
@@ -167,8 +168,10 @@ def detect_image(rgb: np.ndarray, sha256: str = "") -> Detection:
                          f"smallest face ({min_face:g} pixels)")
     try:
         faces = _run_detector(rgb)
+    except ImportError:
+        raise  # a missing detector is the environment's problem, not this image's
     except Exception as err:  # noqa: BLE001 - a bad image must not stop a whole table
-        note = f"detector failed ({type(err).__name__}: {err})"
+        note = f"{_DETECTOR_FAILED} ({type(err).__name__}: {err})"
         warnings.warn(f"image {sha256[:12] or '?'}: {note}; whole photo kept",
                       DetectorFailedWarning, stacklevel=2)
         return Detection(sha256, width, height, (), note)
@@ -277,7 +280,7 @@ def detect_file(path: str | os.PathLike[str], sha256: str | None = None) -> Dete
         if cached is not None:
             return cached
     detection = detect_image(rgb, digest)
-    if not detection.note.startswith("detector failed"):
+    if not detection.note.startswith(_DETECTOR_FAILED):
         write_cached(detection)
     return detection
 
@@ -341,8 +344,8 @@ def detection_row(relpath: str, detection: Detection) -> dict:
     if not detection.faces:
         return row | _face_columns(None) | {
             "status": NO_FACE, "reason": f"{detection.note or 'no face found'}: whole photo kept"}
+    chosen = choose_subject(detection.faces, detection.width, detection.height)
     scores = face_scores(detection.faces, detection.width, detection.height)
-    chosen = int(np.argmax(scores))
     several = len(detection.faces) > 1
     return row | _face_columns(detection.faces[chosen]) | {
         "status": SEVERAL_FACES if several else ONE_FACE,
@@ -496,15 +499,17 @@ def aligned_face_crop(rgb: np.ndarray, box: Sequence[float], left_eye: Sequence[
     eyes are level (bilinear, black outside the image).
 
     The square is centred on where the box centre lands after that rotation. Rotating about
-    the eyes' midpoint and then cutting there is the same as cutting a square turned by
-    :func:`eye_angle` about the box centre, which is computed directly (one resampling).
+    the eyes' midpoint and then cutting there is the same as cutting :func:`face_crop`'s
+    square turned by :func:`eye_angle` about its centre, which is computed directly (one
+    resampling). With level eyes the result equals :func:`face_crop`'s.
     """
-    x, y, w, h = (float(v) for v in box)
-    side = square_around(box, margin)[2]
-    cx, cy = x + w / 2, y + h / 2
+    x0, y0, side = square_around(box, margin)
+    half = side / 2
+    # The centre of face_crop's whole-pixel square (within half a pixel of the box centre):
+    # with level eyes both crops are then the same pixels.
+    cx, cy = x0 + half, y0 + half
     angle = eye_angle(left_eye, right_eye)
     cos, sin = math.cos(angle), math.sin(angle)
-    half = side / 2
     # Pillow maps each output point (u, v) to the input point (a u + b v + c, d u + e v + f):
     # here the box centre plus the offset from the square's centre, turned by the eye angle.
     coefficients = (cos, -sin, cx - half * cos + half * sin,
