@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -412,7 +413,7 @@ class CropPolicy:
     align : for ``"face"``: rotate so that the eyes are level.
     """
 
-    kind: str = "photo"
+    kind: Literal["photo", "face"] = "photo"
     margin: float = config.FACE_MARGIN
     align: bool = False
 
