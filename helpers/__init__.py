@@ -9,6 +9,7 @@ One module per concern:
 - :mod:`helpers.backbones` -- the backbone registry (EfficientNet-Lite0/1/2, InceptionV3) and weights
 - :mod:`helpers.efficientnet_lite` -- EfficientNet-Lite0/1/2 in Keras, ImageNet weights converted offline
 - :mod:`helpers.pretrained` -- what the backbones share: weight errors, checksums, Keras' cache
+- :mod:`helpers.faces`     -- face detection (MTCNN, cached), the subject's face, crop policies
 - :mod:`helpers.model`     -- the classifier, the two phases' trainable layers, the boundary
 - :mod:`helpers.training`  -- the two phases: cached features, checkpoints, resume, history
 - :mod:`helpers.evaluation` -- test predictions, scikit-learn's report, the study side by side

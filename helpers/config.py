@@ -52,6 +52,22 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png")
 #: Number of LFW people used when no VGGFace2 data is given.
 LFW_N_PEOPLE: int = 5
 
+# --- Faces (helpers.faces) ------------------------------------------------------
+#: Face crops: crop side = FACE_MARGIN x the face box's longer side (room for hair and chin).
+FACE_MARGIN: float = 1.3
+#: MTCNN's settings, passed explicitly (they are its defaults) so that the detection cache
+#: key records what was used.
+FACE_DETECTOR_SETTINGS: tuple[tuple[str, float], ...] = (
+    ("min_face_size", 20),
+    ("scale_factor", 0.709),
+    ("threshold_pnet", 0.6),
+    ("threshold_rnet", 0.7),
+    ("threshold_onet", 0.8),
+)
+#: Choosing the subject among several faces: how much an off-centre face loses (a face
+#: in a corner of the photo counts 1 - FACE_CENTRE_WEIGHT as much as one at the centre).
+FACE_CENTRE_WEIGHT: float = 0.5
+
 # --- Environment variables ----------------------------------------------------
 #: A VGGFace2 root (holding identity_meta.csv and train/ and/or test/).
 ENV_DATA_DIR = "CELEB_DATA_DIR"
