@@ -13,6 +13,7 @@ One module per concern:
 - :mod:`helpers.model`     -- the classifier, the two phases' trainable layers, the boundary
 - :mod:`helpers.training`  -- the two phases: cached features, checkpoints, resume, history
 - :mod:`helpers.evaluation` -- test predictions, scikit-learn's report, the study side by side
+- :mod:`helpers.reproduction` -- the run's record and the verdicts nbval compares with the reference run
 - :mod:`helpers.study`     -- the study's published results, as data
 - :mod:`helpers.plots`     -- figures, saved with one helper to the figures folder
 - :mod:`helpers.files`     -- atomic writes for caches, checkpoints and metrics
