@@ -1,7 +1,10 @@
 # The project's commands. README documents `make run` and `make test`; the rest are helpers.
 # Everything runs in a local virtual environment, .venv/, made on first use.
 
-PYTHON ?= python3.11
+# The first Python >= 3.11 on PATH (override: make PYTHON=/path/to/python3.12 ...).
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& echo $$p && break; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Name of the run folder under runs/ (default: date and time).
@@ -14,6 +17,8 @@ TEST_RUN_DIR ?= $(CURDIR)/runs/test
 
 # Re-install only when the dependency list changes.
 $(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || test -n "$(PYTHON)" || \
+		{ echo "This project needs Python 3.11 or newer on PATH (python3, python3.11, 3.12 or 3.13)." >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"

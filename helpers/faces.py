@@ -574,3 +574,57 @@ def load_image(path: str | os.PathLike[str], policy: CropPolicy,
         raise ValueError(f"the detection row is for a {size[0]}x{size[1]} image but {path} is "
                          f"{rgb.shape[1]}x{rgb.shape[0]}: pass the row of this file")
     return crop_face(rgb, detection, policy)
+
+
+def crops_dir(policy: CropPolicy) -> Path:
+    """Where :func:`cropped_manifest` keeps the crops of ``policy``: one folder per policy key."""
+    return config.cache_dir() / "crops" / hashlib.sha256(policy.key().encode()).hexdigest()[:16]
+
+
+def cropped_manifest(manifest: pd.DataFrame, policy: CropPolicy, table: pd.DataFrame | None = None,
+                     progress: bool = False) -> pd.DataFrame:
+    """The manifest with every image replaced by its crop under ``policy``, so the rest of the
+    pipeline (and every feature-cache key) follows the policy without knowing about it.
+
+    Each crop is written once, as a lossless PNG, to :func:`crops_dir`; a crop already there is
+    reused. In the returned copy ``path`` points to the crop, ``sha256`` is a digest of the
+    original file's SHA-256 and the policy's key (so caches keyed by it tell policies apart),
+    and ``original_sha256`` keeps the file's own hash. ``"photo"`` returns the manifest
+    unchanged (a copy). Images without a face keep the whole photo (see
+    :func:`detections_table`), which the table lists.
+
+    Parameters
+    ----------
+    manifest : rows with ``path`` and ``sha256`` (and ``relpath`` to match ``table``).
+    policy : the crop policy.
+    table : :func:`detections_table` of (at least) these images; computed when ``None``.
+    """
+    missing = sorted({"path", "sha256", "relpath"} - set(manifest.columns))
+    if missing:
+        raise ValueError(f"manifest lacks columns {missing} (see helpers.data)")
+    out = manifest.copy()
+    if policy.kind == "photo":
+        return out
+    rows = (table if table is not None else detections_table(manifest)).drop_duplicates("relpath")
+    rows = rows.set_index("relpath")
+    absent = sorted(set(manifest["relpath"]) - set(rows.index))
+    if absent:
+        raise ValueError(f"{len(absent)} images have no detection row (e.g. {absent[0]}): "
+                         "pass detections_table of this manifest")
+    folder = crops_dir(policy)
+    key = policy.key()
+    paths, digests = [], []
+    for path, relpath, sha in _progress(zip(manifest["path"], manifest["relpath"], manifest["sha256"]),
+                                        progress, len(manifest)):
+        target = folder / f"{sha}.png"
+        if not target.is_file():
+            crop = load_image(path, policy, rows.loc[relpath])
+            buffer = io.BytesIO()
+            Image.fromarray(crop).save(buffer, format="PNG")
+            files.write_atomically(target, lambda handle, data=buffer.getvalue(): handle.write(data), sync=False)
+        paths.append(str(target))
+        digests.append(hashlib.sha256(f"{sha}:{key}".encode()).hexdigest())
+    out["original_sha256"] = manifest["sha256"].to_numpy()
+    out["path"] = paths
+    out["sha256"] = digests
+    return out

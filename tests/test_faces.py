@@ -325,6 +325,33 @@ def test_load_image_refuses_a_missing_or_foreign_row(tmp_path):
         faces.load_image(path, CropPolicy("face"), other)
 
 
+def test_cropped_manifest_points_at_crops_keyed_by_the_policy(fake_detector, small_tree):
+    policy = CropPolicy("face", 1.0)
+    cropped = faces.cropped_manifest(small_tree, policy)
+    assert len(fake_detector) == 3 and len(cropped) == len(small_tree)
+    assert (cropped["original_sha256"] == small_tree["sha256"]).all()
+    assert not set(cropped["sha256"]) & set(small_tree["sha256"])        # other keys for caches
+    for path, original in zip(cropped["path"], small_tree["path"]):
+        crop, whole = data.read_rgb(path), data.read_rgb(original)
+        h, w = whole.shape[:2]
+        assert crop.shape[:2] == (round(max(w, h) / 2),) * 2            # the fake face: w/2 x h/2, square
+    again = faces.cropped_manifest(small_tree, policy)                   # crops and detections reused
+    pd.testing.assert_frame_equal(again, cropped)
+    assert len(fake_detector) == 3
+    other = faces.cropped_manifest(small_tree, CropPolicy("face", 1.5))
+    assert not set(other["sha256"]) & set(cropped["sha256"])
+    photo = faces.cropped_manifest(small_tree, CropPolicy())
+    pd.testing.assert_frame_equal(photo, small_tree)
+
+
+def test_cropped_manifest_bad_input(fake_detector, small_tree):
+    with pytest.raises(ValueError, match="lacks columns"):
+        faces.cropped_manifest(small_tree.drop(columns="relpath"), CropPolicy("face"))
+    table = faces.detections_table(small_tree.iloc[:1])
+    with pytest.raises(ValueError, match="no detection row"):
+        faces.cropped_manifest(small_tree, CropPolicy("face"), table)
+
+
 def test_importing_faces_does_not_import_tensorflow():
     code = "import sys, helpers.faces; print('tensorflow' in sys.modules, 'mtcnn' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
