@@ -598,7 +598,7 @@ def _naive_feed(model, train, val, image_size, preprocess, batch_size, augment, 
     return _Feed(model, make_dataset(val, image_size, batch_size, preprocess=preprocess), epoch_inputs)
 
 
-def _view_feed(parts: PhaseParts, path: str, spec, train, val, y_train, y_val, image_size,
+def _view_feed(parts: PhaseParts, path: str, spec: ViewSpec, train, val, y_train, y_val, image_size,
                preprocess, batch_size, seed, cache_dir, progress) -> _Feed:
     """Either path with augmented views (:mod:`helpers.views`): each epoch, training row
     ``r`` shows view :func:`helpers.views.view_choice` ``[r]``; validation is plain."""
@@ -610,8 +610,9 @@ def _view_feed(parts: PhaseParts, path: str, spec, train, val, y_train, y_val, i
                                  cache_dir=cache_dir, progress=progress)
         x_val, cache = cached_features(parts.frozen, val, image_size, preprocess,
                                        cache_dir=cache_dir, progress=progress)
-        trainable, val_data, inputs = parts.top, (x_val if len(x_val) > 1 else x_val[0], y_val), stored.gather
-        view_cache = stored.info
+        trainable, inputs, view_cache = parts.top, stored.gather, stored.info
+        val_data = (x_val if len(x_val) > 1 else x_val[0], y_val)
+        extra = {"validation_batch_size": batch_size}
     else:
         augmenter = hv.ViewAugmenter(spec)
 
@@ -619,13 +620,13 @@ def _view_feed(parts: PhaseParts, path: str, spec, train, val, y_train, y_val, i
             images = hv.view_images(train.iloc[rows], views, image_size, spec, len(rows), augmenter)
             return [np.asarray(preprocess(images) if preprocess is not None else images, dtype=np.float32)]
 
-        trainable, cache, view_cache = parts.model, None, None
+        trainable, cache, view_cache, extra = parts.model, None, None, {}
         val_data = make_dataset(val, image_size, batch_size, preprocess=preprocess)
 
     def epoch_inputs(epoch: int, order: np.ndarray) -> dict[str, Any]:
         choice = hv.view_choice(len(train), spec.views, seed, parts.phase, epoch)
         return {"x": hv.epoch_batches(order, choice, y_train, batch_size, inputs),
-                "steps_per_epoch": -(-len(order) // batch_size)}
+                "steps_per_epoch": -(-len(order) // batch_size), **extra}
 
     return _Feed(trainable, val_data, epoch_inputs, cache, view_cache)
 

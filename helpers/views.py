@@ -110,7 +110,8 @@ class ViewSpec:
     def __post_init__(self) -> None:
         if isinstance(self.views, bool) or not isinstance(self.views, numbers.Integral) or self.views < 1:
             raise ValueError(f"views must be a positive integer (K views per image), got {self.views!r}")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral)):
+        bad_seed = isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral)
+        if self.seed is not None and bad_seed:
             raise ValueError(f"seed must be an integer or None (the training seed), got {self.seed!r}")
         if self.dtype not in VIEW_DTYPES:
             raise ValueError(f"dtype must be one of {VIEW_DTYPES}, got {self.dtype!r}")
@@ -274,6 +275,8 @@ def view_images(
     (before the backbone's preprocessing): the images the frozen part sees when
     :func:`cached_views` stores view features, and the naive path's training images.
     """
+    if "path" not in manifest.columns or "sha256" not in manifest.columns:
+        raise ValueError("manifest needs 'path' and 'sha256' columns (a manifest of helpers.data)")
     views = np.asarray(views, dtype=np.int64)
     if views.shape != (len(manifest),):
         raise ValueError(f"give one view index per row: {len(manifest)} rows, views of shape {views.shape}")

@@ -131,6 +131,8 @@ def test_view_images_and_preview_show_the_training_views(train_rows):
     assert default_original.shape == (20, 20, 3) and len(default_views) == 2
     with pytest.raises(ValueError, match="n_views"):
         hv.preview_views(train_rows["path"][0], n_views=K + 1, image_size=IMAGE_SIZE, spec=spec())
+    with pytest.raises(ValueError, match="'path' and 'sha256' columns"):
+        hv.view_images(train_rows.drop(columns="sha256"), [0] * len(train_rows), IMAGE_SIZE, spec())
     with pytest.raises(ValueError, match="one view index per row"):
         hv.view_images(train_rows, [0, 1], IMAGE_SIZE, spec())
     with pytest.raises(ValueError, match=r"view indices must be in \[0, 3\)"):
