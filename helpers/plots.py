@@ -305,6 +305,48 @@ def misclassified_gallery(
     return fig
 
 
+def augmentation_preview(
+    image: np.ndarray, views: list[np.ndarray] | tuple[np.ndarray, ...], columns: int = 4,
+    title: str | None = None,
+) -> plt.Figure:
+    """The original image and its augmented views, in a grid titled "original", "view 1", ...
+
+    Parameters
+    ----------
+    image : uint8 ``(h, w, 3)``, the image as the network sees it, before augmentation.
+    views : its views, uint8 arrays of the same shape (:func:`helpers.views.preview_views`).
+    columns : images per row of the grid.
+    title : the figure's title (default: how many views are shown).
+
+    Returns
+    -------
+    Figure
+        One axes per image (the original first); unused grid cells are removed.
+    """
+    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
+        raise ValueError(f"columns must be a positive integer, got {columns!r}")
+    images = [np.asarray(image), *[np.asarray(v) for v in views]]
+    if len(images) == 1:
+        raise ValueError("give at least one view (helpers.views.preview_views returns them)")
+    for k, img in enumerate(images):
+        if img.dtype != np.uint8 or img.ndim != 3 or img.shape[-1] != 3 or img.shape != images[0].shape:
+            what = "image" if k == 0 else f"view {k}"
+            raise ValueError(f"{what} must be a uint8 (h, w, 3) array shaped like the image, "
+                             f"got {img.dtype} {img.shape}")
+    n_cols = min(columns, len(images))
+    n_rows = math.ceil(len(images) / n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, squeeze=False, figsize=(2.3 * n_cols, 2.4 * n_rows + 0.4))
+    flat = axes.ravel()
+    for k, (ax, img) in enumerate(zip(flat, images, strict=False)):
+        ax.imshow(img)
+        ax.set_axis_off()
+        ax.set_title("original" if k == 0 else f"view {k}", fontsize=10)
+    for ax in flat[len(images):]:
+        fig.delaxes(ax)
+    fig.suptitle(title or f"Augmentation: the image and {len(images) - 1} of its views", fontsize=11)
+    fig.tight_layout()
+    return fig
+
 def f1_bar(comparison_or_report: pd.DataFrame, title: str | None = None) -> plt.Figure:
     """Horizontal bars of the f1-score per identity: ours, next to the study's when given.
 

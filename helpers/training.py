@@ -16,9 +16,13 @@ per image (:func:`cached_features`) and trains only the trainable part on those 
   layer objects with the full model, so training it trains the full model.
 
 The *naive* path (``path="naive"``) streams the images through the whole model at every
-step, as the study did; it is the only exact choice with augmentation (the frozen part
-then sees a different image every epoch), and it is what the equivalence test compares
-the cached path against.
+step, as the study did; it is the only exact choice with on-the-fly augmentation
+(``augment=True``: the frozen part then sees a different image every epoch), and it is
+what the equivalence test compares the cached path against.
+
+**Augmentation on the fast path.** With ``views=K`` each training image gets ``K`` stored
+augmented views whose features are computed once (:mod:`helpers.views`); every epoch
+trains on one view per image. Both paths accept ``views`` and then train the same model.
 
 **The recipe.** An epoch is one full pass over the training split (the study's
 ``steps_per_epoch=32`` with batch 32 saw 1024 of its ~1446 training images per epoch).
@@ -28,7 +32,8 @@ phase (:data:`STUDY_OPTIMIZER`, :mod:`helpers.config`).
 
 **Reproducibility.** The training order of epoch *e* of phase *p* is a permutation drawn
 from ``numpy.random.default_rng([seed, p, e])`` (:func:`epoch_order`), the same on both
-paths and after a resume. Dropout masks come from each layer's seed generator, whose
+paths and after a resume; so is the view each image shows with ``views``
+(:func:`helpers.views.view_choice`). Dropout masks come from each layer's seed generator, whose
 state is a model variable. On one machine with the same thread count, two runs give
 bit-identical weights.
 
@@ -70,6 +75,8 @@ from helpers.tf_quiet import import_keras, import_tensorflow
 
 if TYPE_CHECKING:  # pragma: no cover - type hints only
     import keras
+
+    from helpers.views import ViewSpec
 
 #: Columns of a training history (one row per epoch).
 HISTORY_COLUMNS: tuple[str, ...] = (
@@ -531,7 +538,9 @@ class TrainResult:
     ``history``: :data:`HISTORY_COLUMNS`, one row per epoch of this phase.
     ``folder``: the phase folder (``state.npz``, ``best.keras``, ``history.csv``,
     ``final.weights.h5``). ``resumed_from``: epochs found finished on disk (0 if fresh).
-    ``cache``: the :class:`CacheInfo` of the cached path (``None`` on the naive path).
+    ``cache``: the :class:`CacheInfo` of the cached path's plain features (``None`` on the
+    naive path; with views, the validation features). ``view_cache``: the
+    :class:`CacheInfo` of the stored view features (cached path with ``views`` only).
     ``seconds``: wall time of this call.
     """
 
@@ -542,6 +551,7 @@ class TrainResult:
     cache: CacheInfo | None
     seconds: float
     settings: dict[str, Any] = field(default_factory=dict)
+    view_cache: CacheInfo | None = None
 
     @property
     def best_path(self) -> Path:
@@ -550,6 +560,86 @@ class TrainResult:
     @property
     def final_weights(self) -> Path:
         return self.folder / "final.weights.h5"
+
+
+@dataclass
+class _Feed:
+    """What one path trains, its validation data, and the ``fit`` inputs of each epoch."""
+
+    trainable: Any
+    val_data: Any
+    epoch_inputs: Callable[[int, np.ndarray], dict[str, Any]]  # (epoch, order) -> fit kwargs
+    cache: CacheInfo | None = None
+    view_cache: CacheInfo | None = None
+
+
+def _cached_feed(parts: PhaseParts, train, val, y_train, y_val, image_size, preprocess,
+                 batch_size, cache_dir, progress) -> _Feed:
+    """Cached path without views: plain features of train and val, held in memory."""
+    both = pd.concat([train, val], ignore_index=True)
+    arrays, cache = cached_features(parts.frozen, both, image_size, preprocess,
+                                    cache_dir=cache_dir, progress=progress)
+    x_train = [a[: len(train)] for a in arrays]
+    x_val = [a[len(train):] for a in arrays]
+
+    def epoch_inputs(epoch: int, order: np.ndarray) -> dict[str, Any]:
+        xs = [a[order] for a in x_train]
+        return {"x": xs if len(xs) > 1 else xs[0], "y": y_train[order], "batch_size": batch_size,
+                "validation_batch_size": batch_size}
+
+    return _Feed(parts.top, (x_val if len(x_val) > 1 else x_val[0], y_val), epoch_inputs, cache)
+
+
+def _naive_feed(model, train, val, image_size, preprocess, batch_size, augment, seed) -> _Feed:
+    """Naive path without views: images through the whole model, optionally augmented on
+    the fly with :func:`make_augmenter`."""
+    from helpers.pipeline import make_dataset  # noqa: PLC0415 - TF-heavy
+
+    train_preprocess = preprocess
+    if augment:
+        augmenter = make_augmenter(seed=int(seed))
+
+        def train_preprocess(x):
+            x = augmenter(x, training=True)
+            return preprocess(x) if preprocess is not None else x
+
+    def epoch_inputs(epoch: int, order: np.ndarray) -> dict[str, Any]:
+        return {"x": make_dataset(train.iloc[order], image_size, batch_size, preprocess=train_preprocess)}
+
+    return _Feed(model, make_dataset(val, image_size, batch_size, preprocess=preprocess), epoch_inputs)
+
+
+def _view_feed(parts: PhaseParts, path: str, spec: ViewSpec, train, val, y_train, y_val, image_size,
+               preprocess, batch_size, seed, cache_dir, progress) -> _Feed:
+    """Either path with augmented views (:mod:`helpers.views`): each epoch, training row
+    ``r`` shows view :func:`helpers.views.view_choice` ``[r]``; validation is plain."""
+    from helpers import views as hv  # noqa: PLC0415 - TF-heavy
+    from helpers.pipeline import make_dataset  # noqa: PLC0415 - TF-heavy
+
+    if path == "cached":
+        stored = hv.cached_views(parts.frozen, train, image_size, preprocess, spec,
+                                 cache_dir=cache_dir, progress=progress)
+        x_val, cache = cached_features(parts.frozen, val, image_size, preprocess,
+                                       cache_dir=cache_dir, progress=progress)
+        trainable, inputs, view_cache = parts.top, stored.gather, stored.info
+        val_data = (x_val if len(x_val) > 1 else x_val[0], y_val)
+        extra = {"validation_batch_size": batch_size}
+    else:
+        augmenter = hv.ViewAugmenter(spec)
+
+        def inputs(rows: np.ndarray, views: np.ndarray) -> list[np.ndarray]:
+            images = hv.view_images(train.iloc[rows], views, image_size, spec, len(rows), augmenter)
+            return [np.asarray(preprocess(images) if preprocess is not None else images, dtype=np.float32)]
+
+        trainable, cache, view_cache, extra = parts.model, None, None, {}
+        val_data = make_dataset(val, image_size, batch_size, preprocess=preprocess)
+
+    def epoch_inputs(epoch: int, order: np.ndarray) -> dict[str, Any]:
+        choice = hv.view_choice(len(train), spec.views, seed, parts.phase, epoch)
+        return {"x": hv.epoch_batches(order, choice, y_train, batch_size, inputs),
+                "steps_per_epoch": -(-len(order) // batch_size), **extra}
+
+    return _Feed(trainable, val_data, epoch_inputs, cache, view_cache)
 
 
 def train_phase(
@@ -567,6 +657,7 @@ def train_phase(
     n_unfreeze: int = config.UNFREEZE_LAST,
     path: str | None = None,
     augment: bool = False,
+    views: int | ViewSpec | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     resume: bool = True,
     progress: bool = True,
@@ -587,10 +678,14 @@ def train_phase(
         (:class:`helpers.backbones.BackboneSpec`).
     epochs : epochs of this phase (the study: 50); one epoch = one pass over ``train``.
     batch_size, optimizer, seed : the study's by default (32, SGD(1e-4, momentum 0.9), 42).
-    path : ``"cached"`` (default without augmentation) or ``"naive"`` (images through the
-        whole model every step; the default with augmentation).
-    augment : apply :func:`make_augmenter` to training images (naive path only).
-    cache_dir : where the feature cache lives (default :func:`helpers.config.cache_dir`).
+    path : ``"cached"`` (default without ``augment``) or ``"naive"`` (images through the
+        whole model every step; the default with ``augment``).
+    augment : apply :func:`make_augmenter` to training images on the fly (naive path only).
+    views : ``K`` (an int) or a :class:`helpers.views.ViewSpec`: train on ``K`` stored
+        augmented views per image, one drawn per image and epoch (:mod:`helpers.views`);
+        works on both paths, which then train the same model. ``None`` or ``0``: no views.
+        The view seed defaults to ``seed``.
+    cache_dir : where the feature caches live (default :func:`helpers.config.cache_dir`).
     resume : pick up a state left in ``folder``; ``False`` starts afresh (overwriting).
     stop_after : stop after this many epochs *of this call* (to simulate an interruption
         in tests and demos); ``None`` trains to ``epochs``.
@@ -601,6 +696,8 @@ def train_phase(
         Its ``history`` has :data:`HISTORY_COLUMNS` (``epoch`` = ``phase_epoch`` here; see
         :func:`combine_histories`).
     """
+    from helpers import views as hv  # noqa: PLC0415 - TF-heavy
+
     keras = import_keras()
     _check_phase(phase)
     epochs = _positive_int("epochs", epochs)
@@ -610,12 +707,17 @@ def train_phase(
         stop_after = _positive_int("stop_after", stop_after)
     if not isinstance(optimizer, OptimizerSpec):
         raise TypeError("optimizer must be an OptimizerSpec, e.g. OptimizerSpec('adam', 1e-3)")
+    spec = hv.as_view_spec(views, seed)
+    if spec is not None and augment:
+        raise ValueError("augment=True augments on the fly (naive path) and views=K trains on "
+                         "stored augmented views: pass one of them, not both")
     path = path or ("naive" if augment else "cached")
     if path not in ("cached", "naive"):
         raise ValueError(f"path must be 'cached' or 'naive', got {path!r}")
     if augment and path == "cached":
         raise ValueError("augmentation changes the frozen part's input every epoch, so its "
-                         "output cannot be cached: use path='naive' (the default with augment=True)")
+                         "output cannot be cached: use path='naive' (the default with augment=True), "
+                         "or views=K for augmentation on the cached path")
     train, val = _check_data(data)
     started = time.perf_counter()
     folder = Path(folder)
@@ -630,34 +732,22 @@ def train_phase(
         "val": [f"{s}:{y}" for s, y in zip(val["sha256"], val["label"], strict=True)],
         "start_weights": weights_fingerprint(model),
     }
+    if spec is not None:  # only then, so that runs without views keep their fingerprints
+        settings["views"] = spec.describe()
     fingerprint = _run_fingerprint(settings)
     parts = prepare_phase(model, phase, n_unfreeze)
     y_train = train["label"].to_numpy("int32")
     y_val = val["label"].to_numpy("int32")
 
-    cache = None
-    if path == "cached":
-        both = pd.concat([train, val], ignore_index=True)
-        arrays, cache = cached_features(parts.frozen, both, image_size, preprocess,
-                                        cache_dir=cache_dir, progress=progress)
-        x_train = [a[: len(train)] for a in arrays]
-        x_val = [a[len(train):] for a in arrays]
-        trainable = parts.top
-        val_data = (x_val if len(x_val) > 1 else x_val[0], y_val)
+    if spec is not None:
+        feed = _view_feed(parts, path, spec, train, val, y_train, y_val, image_size, preprocess,
+                          batch_size, seed, cache_dir, progress)
+    elif path == "cached":
+        feed = _cached_feed(parts, train, val, y_train, y_val, image_size, preprocess, batch_size,
+                            cache_dir, progress)
     else:
-        from helpers.pipeline import make_dataset  # noqa: PLC0415 - TF-heavy
-
-        trainable = model
-        val_data = make_dataset(val, image_size, batch_size, preprocess=preprocess)
-        if augment:
-            augmenter = make_augmenter(seed=int(seed))
-
-            def train_preprocess(x):
-                x = augmenter(x, training=True)
-                return preprocess(x) if preprocess is not None else x
-        else:
-            train_preprocess = preprocess
-
+        feed = _naive_feed(model, train, val, image_size, preprocess, batch_size, augment, seed)
+    trainable = feed.trainable
     trainable.compile(optimizer=optimizer.build(), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
     state_path = folder / "state.npz"
@@ -678,16 +768,8 @@ def train_phase(
                 break
             tick = time.perf_counter()
             order = epoch_order(len(train), seed, phase, epoch)
-            if path == "cached":
-                xs = [a[order] for a in x_train]
-                fit = trainable.fit(xs if len(xs) > 1 else xs[0], y_train[order],
-                                    batch_size=batch_size, epochs=1, shuffle=False,
-                                    validation_data=val_data, validation_batch_size=batch_size,
-                                    verbose=0)
-            else:
-                train_ds = make_dataset(train.iloc[order], image_size, batch_size,
-                                        preprocess=train_preprocess)
-                fit = trainable.fit(train_ds, epochs=1, shuffle=False, validation_data=val_data, verbose=0)
+            fit = trainable.fit(**feed.epoch_inputs(epoch, order), epochs=1, shuffle=False,
+                                validation_data=feed.val_data, verbose=0)
             logs = {k: float(v[-1]) for k, v in fit.history.items()}
             row = {"epoch": epoch + 1, "phase": phase, "phase_epoch": epoch + 1,
                    "loss": logs["loss"], "accuracy": logs["accuracy"],
@@ -706,5 +788,5 @@ def train_phase(
     if len(rows) == epochs:
         _save_model_atomically(model, folder / "final.weights.h5", weights_only=True)
     settings = {k: v for k, v in settings.items() if k not in ("train", "val")}
-    return TrainResult(history_frame(rows), folder, path, resumed_from, cache,
-                       time.perf_counter() - started, settings)
+    return TrainResult(history_frame(rows), folder, path, resumed_from, feed.cache,
+                       time.perf_counter() - started, settings, feed.view_cache)

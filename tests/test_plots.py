@@ -184,3 +184,20 @@ def test_compare_histories_one_panel_per_metric_one_line_per_run():
     with pytest.raises(ValueError, match="lacks columns"):
         plots.compare_histories({"a": _history()}, metrics=("val_auc",))
     plt.close("all")
+
+
+def test_augmentation_preview_grid_and_bad_input(tmp_path):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    views = [rng.integers(0, 256, (24, 24, 3), dtype=np.uint8) for _ in range(5)]
+    fig = plots.augmentation_preview(image, views, columns=4)
+    assert len(fig.axes) == 6  # 2 x 4 grid, the unused axes removed
+    assert [ax.get_title() for ax in fig.axes] == ["original"] + [f"view {k}" for k in range(1, 6)]
+    assert "5 of its views" in fig._suptitle.get_text()
+    assert plots.save_figure(fig, "augmentation", tmp_path).is_file()
+    with pytest.raises(ValueError, match="at least one view"):
+        plots.augmentation_preview(image, [])
+    with pytest.raises(ValueError, match="view 2 must be a uint8"):
+        plots.augmentation_preview(image, [views[0], views[1].astype("float32")])
+    with pytest.raises(ValueError, match="columns"):
+        plots.augmentation_preview(image, views, columns=0)
