@@ -237,7 +237,7 @@ def check_predictions(
         diff = prediction_differences(table, reference)
         n = len(table)
         rows += [
-            ("test predictions", f"differ from the reference in at most {max_changed} of {n} images",
+            ("test predictions", f"at most {max_changed} of {n} differ from the reference's",
              diff["changed"] <= max_changed),
             ("correct test images", f"within {max_correct_difference} of the reference's",
              abs(diff["correct"] - diff["reference_correct"]) <= max_correct_difference),

@@ -153,7 +153,7 @@ def test_changes_beyond_each_tolerance_fail_their_check():
     assert check.loc["test predictions", "passed"]
     assert not check.loc["correct test images", "passed"]
     assert not check.loc["correct images per identity", "passed"]
-    assert check.loc["test predictions", "policy"] == "differ from the reference in at most 4 of 30 images"
+    assert check.loc["test predictions", "policy"] == "at most 4 of 30 differ from the reference's"
 
 
 def test_predictions_without_a_comparable_reference():
