@@ -9,6 +9,7 @@ because Keras chooses its format from it (``.keras``, ``.weights.h5``).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -63,3 +64,12 @@ def write_atomically(
 def write_text_atomically(path: str | os.PathLike[str], text: str, sync: bool = True) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return write_atomically(path, lambda handle: handle.write(text.encode("utf-8")), sync=sync)
+
+
+def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 22) -> str:
+    """Hex SHA-256 of a file, read in 4 MiB chunks (never whole into memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()

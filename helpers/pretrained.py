@@ -7,7 +7,6 @@ internals. :mod:`helpers.backbones` re-exports the public names.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import warnings
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from helpers import files
+from helpers.files import sha256_file
 from helpers.tf_quiet import import_keras
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; keras is imported lazily and quietly
@@ -44,13 +44,6 @@ class ChecksumMismatchError(RuntimeError):
 
 
 # ----------------------------------------------------------------------------- files
-def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def keras_cache_dir() -> Path:

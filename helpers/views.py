@@ -378,14 +378,6 @@ def view_cache_bytes(n_images: int, tensor_shapes: Sequence[Sequence[int]], view
     return int(views) * per_view
 
 
-def _file_digest(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @dataclass
 class ViewCache:
     """Stored view features, memory-mapped (read-only).
@@ -440,7 +432,7 @@ def _read_view_cache(folder: Path, key: str, manifest: pd.DataFrame,
             arrays.append([])
             for j, shape in enumerate(meta["shapes"]):
                 name = view_file_name(v, j)
-                if _file_digest(folder / name) != meta["files"][name]:
+                if files.sha256_file(folder / name) != meta["files"][name]:
                     return None, f"{name} fails the checksum (corrupt or truncated)"
                 array = np.load(folder / name, mmap_mode="r", allow_pickle=False)
                 if array.shape != (len(manifest), *shape) or array.dtype != np.dtype(spec.dtype):
@@ -561,7 +553,7 @@ def cached_views(
     tmp.mkdir()
     try:
         meta = _extract_views(tmp, frozen, manifest, image_size, preprocess, spec, batch_size, progress)
-        meta.update(key=key, files={p.name: _file_digest(p) for p in sorted(tmp.glob("*.npy"))})
+        meta.update(key=key, files={p.name: files.sha256_file(p) for p in sorted(tmp.glob("*.npy"))})
         files.write_text_atomically(tmp / _META, json.dumps(meta))
         if folder.exists():
             shutil.rmtree(folder)  # the unusable one found above

@@ -35,3 +35,13 @@ def test_temporary_names_keep_the_suffix_keras_needs(tmp_path, name, suffix):
         assert tmp.name != name
         tmp.write_text("x")
     assert (tmp_path / name).read_text() == "x"
+
+
+def test_sha256_file_reads_in_chunks(tmp_path):
+    import hashlib
+
+    data = bytes(range(256)) * 1000
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+    assert files.sha256_file(path, chunk_size=1000) == hashlib.sha256(data).hexdigest()
+    assert files.sha256_file(path) == hashlib.sha256(data).hexdigest()
