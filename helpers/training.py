@@ -215,6 +215,13 @@ def _check_data(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return train, val
 
 
+def train_val_rows(data: pd.DataFrame) -> pd.DataFrame:
+    """The training rows, then the validation rows, of a split manifest: the row order in
+    which :func:`train_phase` caches features. Extracting features of this frame with
+    :func:`cached_features` beforehand (as notebook 04 does) gives the file training reads."""
+    return pd.concat(_check_data(data), ignore_index=True)
+
+
 def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -576,7 +583,7 @@ class _Feed:
 def _cached_feed(parts: PhaseParts, train, val, y_train, y_val, image_size, preprocess,
                  batch_size, cache_dir, progress) -> _Feed:
     """Cached path without views: plain features of train and val, held in memory."""
-    both = pd.concat([train, val], ignore_index=True)
+    both = pd.concat([train, val], ignore_index=True)  # the order of train_val_rows
     arrays, cache = cached_features(parts.frozen, both, image_size, preprocess,
                                     cache_dir=cache_dir, progress=progress)
     x_train = [a[: len(train)] for a in arrays]

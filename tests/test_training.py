@@ -359,3 +359,16 @@ def test_lowest_val_loss_picks_the_run_with_the_lowest_best_epoch():
         training.lowest_val_loss({})
     with pytest.raises(ValueError, match="no val_loss"):
         training.lowest_val_loss({"a": pd.DataFrame({"loss": [1.0]})})
+
+
+def test_features_cached_for_train_val_rows_are_the_ones_training_reads(tmp_path, split):
+    """Notebook 04 extracts features before training; in train_val_rows' order, the
+    training run then reads that file instead of extracting again."""
+    model, data = tiny_classifier(), split
+    parts = training.prepare_phase(model, phase=1)
+    _, first = training.cached_features(parts.frozen, training.train_val_rows(data), IMAGE_SIZE, scale,
+                                        cache_dir=tmp_path, progress=False)
+    result = training.train_phase(model, data, phase=1, folder=tmp_path / "run", image_size=IMAGE_SIZE,
+                                  preprocess=scale, epochs=1, cache_dir=tmp_path, progress=False)
+    assert first.status == "built" and result.cache.status == "loaded"
+    assert result.cache.path == first.path
