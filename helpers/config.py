@@ -93,6 +93,9 @@ METRICS_FILE = "metrics.json"
 RECORD_PHASE1_HISTORIES = "phase1_histories.csv"
 RECORD_PHASE2_HISTORY = "phase2_history.csv"
 RECORD_TEST_PREDICTIONS = "test_predictions.csv"
+#: The same for notebook 07's chosen recipe: its phase histories and its test predictions.
+RECORD_CHOSEN_HISTORIES = "chosen_histories.csv"
+RECORD_CHOSEN_PREDICTIONS = "chosen_test_predictions.csv"
 
 #: The repository root when the package is installed in editable mode (as README does).
 PROJECT_ROOT: Path = Path(__file__).resolve().parents[1]

@@ -60,6 +60,7 @@ def predict_proba(
     image_size: int,
     preprocess: Callable | None,
     batch_size: int = BATCH_SIZE,
+    flip: bool = False,
 ) -> np.ndarray:
     """Class probabilities of every image of ``manifest``, in the manifest's order.
 
@@ -71,6 +72,8 @@ def predict_proba(
     preprocess : the backbone's preprocessing (see :mod:`helpers.backbones`), or ``None``
         when the model takes ``[0, 255]`` pixels itself.
     batch_size : images per forward pass (does not change the result).
+    flip : test-time flip averaging: the mean of the probabilities of each image and of its
+        left-right mirror (a mirrored face is the same person). ``False``: the image alone.
 
     Returns
     -------
@@ -86,9 +89,22 @@ def predict_proba(
     ds = pipeline.make_dataset(manifest, image_size, batch_size, shuffle=False,
                                preprocess=preprocess, with_labels=False)
     proba = np.asarray(model.predict(ds, verbose=0), dtype=np.float32)
+    if flip:
+        mirrored = pipeline.make_dataset(manifest, image_size, batch_size, shuffle=False,
+                                         preprocess=_mirrored(preprocess), with_labels=False)
+        proba = (proba + np.asarray(model.predict(mirrored, verbose=0), dtype=np.float32)) / 2
     if proba.ndim != 2 or proba.shape[0] != len(manifest):
         raise ValueError(f"the model returned shape {proba.shape}, expected ({len(manifest)}, n_classes)")
     return proba
+
+
+def _mirrored(preprocess: Callable | None) -> Callable:
+    """``preprocess`` applied to left-right mirrored batches ``(batch, height, width, 3)``."""
+    def mirror_then_preprocess(images):
+        images = images[:, :, ::-1, :]
+        return preprocess(images) if preprocess is not None else images
+
+    return mirror_then_preprocess
 
 
 def _check_class_names(class_names: Sequence[str]) -> list[str]:
@@ -187,6 +203,22 @@ def accuracy(table: pd.DataFrame) -> float:
 
     _check_table(table)
     return float(accuracy_score(table["label"], table["predicted"]))
+
+
+def log_loss(table: pd.DataFrame) -> float:
+    """Mean cross-entropy of the true identities' probabilities, ``sklearn.metrics.log_loss``
+    over all the classes (the table's probability columns, in label order). Each row is
+    divided by its sum first: float32 softmax outputs sum to 1 only to about 1e-7, which
+    scikit-learn warns about."""
+    from sklearn.metrics import log_loss as sk_log_loss  # noqa: PLC0415 - scikit-learn is slow to import
+
+    _check_table(table)
+    columns = [c for c in table.columns[table.columns.get_loc("correct") + 1:]]
+    if not columns:
+        raise ValueError("predictions table has no probability columns (see predictions_table)")
+    proba = table[columns].to_numpy(dtype=np.float64)
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    return float(sk_log_loss(table["label"], proba, labels=range(len(columns))))
 
 
 def classification_report_frame(
@@ -367,6 +399,28 @@ def study_implied_correct() -> pd.DataFrame:
     return out
 
 
+def headline_table(study_recipe_accuracy: float, tables: Mapping[str, pd.DataFrame], n_test: int) -> pd.DataFrame:
+    """The results side by side: the study (its report's implied count and its printed
+    accuracy), the study's recipe on our backbone (notebook 06's accuracy) and each of
+    ``tables`` (name -> :func:`predictions_table` of the test split).
+
+    Columns ``test accuracy`` and ``test images right`` (of ``n_test``).
+    """
+    _check_accuracy(study_recipe_accuracy)
+    implied = int(study_implied_correct()["correct"].sum())
+    rows = {f"the study (printed {study.STUDY_TEST_ACCURACY}; its report implies)":
+            (implied / study.STUDY_TEST_IMAGES, implied),
+            "the study's recipe, offline backbone (notebook 06)":
+            (study_recipe_accuracy, int(round(study_recipe_accuracy * n_test)))}
+    for name, table in tables.items():
+        if len(table) != n_test:
+            raise ValueError(f"{name!r} has {len(table)} predictions, expected {n_test} (the test split)")
+        rows[name] = (accuracy(table), int(table["correct"].sum()))
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=["test accuracy", "test images right"])
+    out["test accuracy"] = out["test accuracy"].round(3)
+    return out
+
+
 def study_evaluation_quirk() -> pd.DataFrame:
     """Why the study printed 0.982 while its report implies 176 of 179 correct (0.983).
 
@@ -419,6 +473,24 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _check_accuracy(accuracy: float) -> None:
+    if isinstance(accuracy, bool) or not isinstance(accuracy, numbers.Real) or not 0.0 <= accuracy <= 1.0:
+        raise ValueError(f"accuracy must be a number in [0, 1], got {accuracy!r}")
+
+
+def _report_rows(report: pd.DataFrame) -> dict[str, dict]:
+    """A classification report as ``{row: {precision, recall, f1-score, support}}``, rounded."""
+    missing = set(REPORT_COLUMNS) - set(report.columns)
+    if missing:
+        raise ValueError(f"report lacks columns {sorted(missing)} (see classification_report_frame)")
+    rows = {}
+    for row, values in report.iterrows():
+        entry = {m: round(float(values[m]), METRICS_DECIMALS) for m in REPORT_COLUMNS[:3]}
+        entry["support"] = int(values["support"])
+        rows[str(row)] = entry
+    return rows
+
+
 def write_metrics(
     path: str | Path,
     *,
@@ -438,22 +510,14 @@ def write_metrics(
     The file is written to a temporary file in the same folder and moved into place
     (``os.replace``): a reader never sees half a file. Parent folders are created.
     """
-    missing = set(REPORT_COLUMNS) - set(report.columns)
-    if missing:
-        raise ValueError(f"report lacks columns {sorted(missing)} (see classification_report_frame)")
-    if isinstance(accuracy, bool) or not isinstance(accuracy, numbers.Real) or not 0.0 <= accuracy <= 1.0:
-        raise ValueError(f"accuracy must be a number in [0, 1], got {accuracy!r}")
+    rows = _report_rows(report)
+    _check_accuracy(accuracy)
     if not isinstance(backbone, str) or not backbone:
         raise ValueError(f"backbone must be a non-empty string, got {backbone!r}")
     for split, size in split_sizes.items():
         if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 0:
             raise ValueError(f"split_sizes[{split!r}] must be a non-negative integer, got {size!r}")
     identities = report.drop(index=list(AVERAGE_ROWS), errors="ignore")
-    rows = {}
-    for row, values in report.iterrows():
-        entry = {m: round(float(values[m]), METRICS_DECIMALS) for m in REPORT_COLUMNS[:3]}
-        entry["support"] = int(values["support"])
-        rows[str(row)] = entry
     payload = {
         "test_accuracy": round(float(accuracy), METRICS_DECIMALS),
         "n_test": int(identities["support"].sum()),
@@ -480,3 +544,34 @@ def read_metrics(path: str | Path) -> dict:
     if not isinstance(metrics, dict) or not {"test_accuracy", "n_test", "report"} <= set(metrics):
         raise ValueError(f"{path} is not a metrics file (needs test_accuracy, n_test and report)")
     return metrics
+
+
+def add_chosen_recipe(
+    path: str | Path,
+    *,
+    accuracy: float,
+    report: pd.DataFrame,
+    recipe: Mapping,
+    extra: Mapping | None = None,
+) -> Path:
+    """Put a chosen recipe's test results at the top of a metrics file written by notebook 06.
+
+    The file's own ``test_accuracy`` and ``report`` (the study's recipe) move under
+    ``study_recipe``, with its recipe keys (``phase1_optimizer``, ``phase2_optimizer``,
+    ``epochs``, ``model``); ``test_accuracy`` and ``report`` become the chosen recipe's, and
+    ``chosen_recipe`` holds ``recipe`` (its settings) plus ``extra``. Run again, it keeps the
+    ``study_recipe`` already there, so the study's numbers are never replaced by the chosen
+    recipe's. Written atomically, floats rounded as in :func:`write_metrics`.
+    """
+    rows = _report_rows(report)
+    _check_accuracy(accuracy)
+    path = Path(path)
+    metrics = read_metrics(path)
+    fresh = {k: v for k, v in metrics.items() if k not in ("study_recipe", "chosen_recipe")}
+    study_keys = ("test_accuracy", "report", "phase1_optimizer", "phase2_optimizer", "epochs", "model")
+    study_recipe = metrics.get("study_recipe") or {k: fresh[k] for k in study_keys if k in fresh}
+    payload = {k: v for k, v in fresh.items() if k not in study_keys}
+    payload.update({"test_accuracy": round(float(accuracy), METRICS_DECIMALS), "report": rows,
+                    "study_recipe": study_recipe, "chosen_recipe": {**dict(recipe), **dict(extra or {})}})
+    text = json.dumps(payload, indent=2, sort_keys=True, default=_json_default) + "\n"
+    return files.write_text_atomically(path, text)

@@ -320,6 +320,18 @@ def choose_subject(faces: Sequence[Face], width: int, height: int) -> int:
     return int(np.argmax(face_scores(faces, width, height)))
 
 
+def boxes_and_subject(path: str | os.PathLike[str], sha256: str | None = None,
+                      ) -> tuple[list[tuple[float, float, float, float]], int | None]:
+    """Every face box ``(x, y, w, h)`` of one image (:func:`detect_file`, so cached) and the
+    index of the subject's (:func:`choose_subject`), or ``None`` when there is no face.
+    For :func:`helpers.plots.detection_gallery`."""
+    detection = detect_file(path, sha256)
+    boxes = [face.box for face in detection.faces]
+    if not boxes:
+        return boxes, None
+    return boxes, choose_subject(detection.faces, detection.width, detection.height)
+
+
 # --- The detections table ------------------------------------------------------------------
 
 

@@ -464,3 +464,119 @@ def compare_histories(
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def detection_gallery(
+    images: list[np.ndarray], boxes: list[list[tuple[float, float, float, float]]],
+    chosen: list[int | None], titles: list[str], columns: int = 4,
+) -> plt.Figure:
+    """Photos with every detected face boxed: the chosen subject in a thick green box,
+    the other faces in thin orange ones; a photo without a face says so.
+
+    Parameters
+    ----------
+    images : uint8 RGB arrays ``(h, w, 3)``.
+    boxes : for each image, its faces' ``(x, y, w, h)`` boxes in pixels (may be empty).
+    chosen : for each image, the index of the subject's box, or ``None`` when there is none.
+    titles : one short title per image.
+    columns : images per row of the grid.
+    """
+    from matplotlib.patches import Rectangle  # noqa: PLC0415 - only this figure needs it
+
+    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
+        raise ValueError(f"columns must be a positive integer, got {columns!r}")
+    if not images:
+        raise ValueError("give at least one image")
+    if not len(images) == len(boxes) == len(chosen) == len(titles):
+        raise ValueError(f"images, boxes, chosen and titles differ in length: "
+                         f"{len(images)}, {len(boxes)}, {len(chosen)}, {len(titles)}")
+    for k, (faces, pick) in enumerate(zip(boxes, chosen, strict=True)):
+        if pick is not None and not 0 <= pick < len(faces):
+            raise ValueError(f"image {k}: chosen={pick} but it has {len(faces)} boxes")
+    n_cols = min(columns, len(images))
+    n_rows = math.ceil(len(images) / n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, squeeze=False, figsize=(3.2 * n_cols, 3.4 * n_rows + 0.4))
+    flat = axes.ravel()
+    for ax, image, faces, pick, title in zip(flat, images, boxes, chosen, titles, strict=False):
+        ax.imshow(image)
+        ax.set_axis_off()
+        for k, (x, y, w, h) in enumerate(faces):
+            subject = k == pick
+            ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor="limegreen" if subject else "orange",
+                                   linewidth=3 if subject else 1.5))
+        if not faces:
+            ax.text(0.5, 0.05, "no face: whole photo kept", transform=ax.transAxes, ha="center",
+                    va="bottom", fontsize=10, color="white", backgroundcolor="black")
+        ax.set_title(title, fontsize=10)
+    for ax in flat[len(images):]:
+        fig.delaxes(ax)
+    fig.suptitle("Faces found by MTCNN: the subject in green, other faces in orange", fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def image_pairs(pairs: list[tuple[np.ndarray, np.ndarray]], titles: tuple[str, str] = ("photo", "face crop"),
+                columns: int = 3, size: int = 160) -> plt.Figure:
+    """Pairs of images side by side (e.g. a photo and its face crop), each shown at
+    ``size × size`` pixels as the network would see it.
+
+    Parameters
+    ----------
+    pairs : ``(left, right)`` uint8 RGB arrays.
+    titles : the titles over the left and right image of every pair.
+    columns : pairs per row.
+    """
+    for arg, value in (("columns", columns), ("size", size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    if not pairs:
+        raise ValueError("give at least one pair")
+    n_cols = min(columns, len(pairs))
+    n_rows = math.ceil(len(pairs) / n_cols)
+    fig, axes = plt.subplots(n_rows, 2 * n_cols, squeeze=False, figsize=(2.4 * 2 * n_cols, 2.6 * n_rows))
+    for k in range(n_rows * n_cols):
+        for side in (0, 1):
+            ax = axes[k // n_cols, 2 * (k % n_cols) + side]
+            ax.set_axis_off()
+            if k < len(pairs):
+                ax.imshow(Image.fromarray(np.asarray(pairs[k][side], dtype=np.uint8)).resize((size, size)))
+                ax.set_title(titles[side], fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def ablation_bars(table: pd.DataFrame, highlight: str | None = None, title: str | None = None) -> plt.Figure:
+    """An ablation table as horizontal bars: the best validation loss of each row (lower is
+    better), its validation accuracy written at the bar's end; ``highlight`` (a row label) in
+    green.
+
+    Parameters
+    ----------
+    table : index the configurations' labels; columns ``best val loss`` and
+        ``val accuracy at best`` (:func:`helpers.recipes.phase1_ablation`).
+    highlight : the row to mark (e.g. the configuration chosen), or ``None``.
+    """
+    missing = {"best val loss", "val accuracy at best"} - set(table.columns)
+    if missing:
+        raise ValueError(f"table lacks columns {sorted(missing)} (see helpers.recipes.phase1_ablation)")
+    if len(table) == 0:
+        raise ValueError("table is empty: nothing to plot")
+    if highlight is not None and highlight not in table.index:
+        raise ValueError(f"highlight {highlight!r} is not a row of the table")
+    labels = [str(label) for label in table.index]
+    loss = table["best val loss"].to_numpy(float)
+    colours = ["tab:green" if label == highlight else "tab:gray" for label in labels]
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(labels) + 1.2))
+    positions = np.arange(len(labels))[::-1]
+    ax.barh(positions, loss, color=colours)
+    ax.set_yticks(positions, labels, fontsize=10)
+    for y, value, acc in zip(positions, loss, table["val accuracy at best"], strict=True):
+        ax.text(value, y, f" {value:.3f}  (acc {acc:.3f})", va="center", fontsize=10)
+    lo, hi = float(loss.min()), float(loss.max())
+    pad = max(hi - lo, 0.01)
+    ax.set_xlim(max(0.0, lo - pad), hi + 0.9 * pad)  # the axis where the values are
+    ax.set_xlabel("best validation loss (lower is better)", fontsize=11)
+    ax.set_title(title or "Validation loss of each configuration" + (" (chosen in green)" if highlight else ""),
+                 fontsize=12)
+    fig.tight_layout()
+    return fig

@@ -290,10 +290,12 @@ def record_and_check_predictions(
     class_names: Sequence[str],
     figures_dir: str | Path | None = None,
     reference_dir: str | Path | None = None,
+    filename: str = config.RECORD_TEST_PREDICTIONS,
 ) -> pd.DataFrame:
-    """Write this run's test predictions (:func:`write_predictions`) next to its figures
-    and check them against the reference's (:func:`check_predictions`)."""
-    name = config.RECORD_TEST_PREDICTIONS
+    """Write this run's test predictions (:func:`write_predictions`) next to its figures as
+    ``filename`` and check them against the reference's file of that name
+    (:func:`check_predictions`)."""
+    name = filename
     written = write_predictions(Path(figures_dir or config.figures_dir()) / name, table)
     reference = _reference_file(name, backbone, class_names, reference_dir)
     return check_predictions(read_predictions(written), read_predictions(reference) if reference else None)

@@ -61,16 +61,20 @@ def execute_notebook(source: Path, target: Path, timeout: int = 3600) -> float:
 
 
 def epochs_done(run_dir: Path) -> dict[str, int]:
-    """Finished epochs per training folder of ``run_dir`` (``{"phase2": 12, ...}``), read
-    from the ``history.csv`` files that :func:`helpers.training.train_phase` rewrites after
-    every epoch."""
+    """Finished epochs per training folder of ``run_dir``, at any depth
+    (``{"phase2": 12, "07_chosen/phase1": 50, ...}``), read from the ``history.csv`` files that
+    :func:`helpers.training.train_phase` rewrites after every epoch (the run folder's own
+    ``history.csv``, both phases combined, is not a training folder)."""
     done = {}
-    for history in sorted(Path(run_dir).glob("*/history.csv")):
+    run_dir = Path(run_dir)
+    for history in sorted(run_dir.rglob("history.csv")):
+        if history.parent == run_dir:
+            continue
         try:
             lines = history.read_text().count("\n")
         except OSError:  # being replaced right now: count it next time
             continue
-        done[history.parent.name] = max(lines - 1, 0)
+        done[history.parent.relative_to(run_dir).as_posix()] = max(lines - 1, 0)
     return done
 
 

@@ -463,6 +463,27 @@ def combine_histories(*histories: pd.DataFrame) -> pd.DataFrame:
     return combined[list(HISTORY_COLUMNS)]
 
 
+def epochs_since_best(rows: Sequence[Mapping[str, Any]]) -> int:
+    """Epochs logged after the one with the lowest ``val_loss`` (0 when the last is best, or
+    nothing is logged): what early stopping counts."""
+    losses = [float(row["val_loss"]) for row in rows]
+    return len(losses) - 1 - int(np.argmin(losses)) if losses else 0
+
+
+def smoothed_loss(label_smoothing: float) -> Callable:
+    """Cross-entropy on integer labels with label smoothing (Keras' sparse loss has none):
+    the labels are one-hot encoded, then :func:`keras.losses.categorical_crossentropy`."""
+    keras = import_keras()
+    ops = keras.ops
+
+    def smoothed_crossentropy(y_true, y_pred):
+        labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+        one_hot = ops.one_hot(labels, ops.shape(y_pred)[-1], dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=label_smoothing)
+
+    return smoothed_crossentropy
+
+
 def lowest_val_loss(histories: Mapping[str, pd.DataFrame]) -> str:
     """The run whose best epoch has the lowest validation loss (the phase-1 selection rule);
     ties go to the first run given."""
@@ -666,6 +687,8 @@ def train_phase(
     augment: bool = False,
     views: int | ViewSpec | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    label_smoothing: float = 0.0,
+    patience: int | None = None,
     resume: bool = True,
     progress: bool = True,
     stop_after: int | None = None,
@@ -693,6 +716,13 @@ def train_phase(
         works on both paths, which then train the same model. ``None`` or ``0``: no views.
         The view seed defaults to ``seed``.
     cache_dir : where the feature caches live (default :func:`helpers.config.cache_dir`).
+    label_smoothing : in ``[0, 1)``; the training targets become ``1 - s`` on the true
+        class and ``s / n_classes`` spread over all classes (Keras' convention). The
+        logged ``loss`` and ``val_loss`` are then the smoothed cross-entropy. 0: the study's
+        plain cross-entropy.
+    patience : early stopping: stop once this many epochs in a row have not lowered the
+        best validation loss (``best.keras`` keeps the best epoch). ``None``: train all
+        ``epochs`` (the study).
     resume : pick up a state left in ``folder``; ``False`` starts afresh (overwriting).
     stop_after : stop after this many epochs *of this call* (to simulate an interruption
         in tests and demos); ``None`` trains to ``epochs``.
@@ -714,6 +744,11 @@ def train_phase(
         stop_after = _positive_int("stop_after", stop_after)
     if not isinstance(optimizer, OptimizerSpec):
         raise TypeError("optimizer must be an OptimizerSpec, e.g. OptimizerSpec('adam', 1e-3)")
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real) \
+            or not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
+    if patience is not None:
+        patience = _positive_int("patience", patience)
     spec = hv.as_view_spec(views, seed)
     if spec is not None and augment:
         raise ValueError("augment=True augments on the fly (naive path) and views=K trains on "
@@ -739,8 +774,13 @@ def train_phase(
         "val": [f"{s}:{y}" for s, y in zip(val["sha256"], val["label"], strict=True)],
         "start_weights": weights_fingerprint(model),
     }
-    if spec is not None:  # only then, so that runs without views keep their fingerprints
+    # Only when set, so that runs without them keep their fingerprints (and their resume).
+    if spec is not None:
         settings["views"] = spec.describe()
+    if label_smoothing:
+        settings["label_smoothing"] = float(label_smoothing)
+    if patience is not None:
+        settings["patience"] = patience
     fingerprint = _run_fingerprint(settings)
     parts = prepare_phase(model, phase, n_unfreeze)
     y_train = train["label"].to_numpy("int32")
@@ -755,8 +795,8 @@ def train_phase(
     else:
         feed = _naive_feed(model, train, val, image_size, preprocess, batch_size, augment, seed)
     trainable = feed.trainable
-    trainable.compile(optimizer=optimizer.build(), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+    loss = smoothed_loss(label_smoothing) if label_smoothing else "sparse_categorical_crossentropy"
+    trainable.compile(optimizer=optimizer.build(), loss=loss, metrics=["accuracy"])
     state_path = folder / "state.npz"
     rows: list[dict[str, Any]] = []
     best = float("inf")
@@ -772,6 +812,8 @@ def train_phase(
     with bar:
         for epoch in range(done, epochs):
             if stop_after is not None and epoch - resumed_from >= stop_after:
+                break
+            if patience is not None and epochs_since_best(rows) >= patience:
                 break
             tick = time.perf_counter()
             order = epoch_order(len(train), seed, phase, epoch)
@@ -792,7 +834,8 @@ def train_phase(
             bar.set_postfix(loss=f"{row['loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}",
                             refresh=False)
             bar.update(1)
-    if len(rows) == epochs:
+    finished = len(rows) == epochs or (patience is not None and epochs_since_best(rows) >= patience)
+    if finished:
         _save_model_atomically(model, folder / "final.weights.h5", weights_only=True)
     settings = {k: v for k, v in settings.items() if k not in ("train", "val")}
     return TrainResult(history_frame(rows), folder, path, resumed_from, feed.cache,

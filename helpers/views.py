@@ -378,6 +378,29 @@ def view_cache_bytes(n_images: int, tensor_shapes: Sequence[Sequence[int]], view
     return int(views) * per_view
 
 
+def cache_size_table(boundaries: dict[str, Sequence[Sequence[int]]], n_images: int,
+                     views: int = 8) -> pd.DataFrame:
+    """The disk size of ``views`` stored views of ``n_images`` images, per configuration.
+
+    Parameters
+    ----------
+    boundaries : name -> the shapes of the tensors cached at the cut (without the batch axis),
+        e.g. ``[b.shape for b in helpers.model.trainable_boundary(model)]``.
+
+    Returns
+    -------
+    DataFrame
+        Index the names; columns ``cached per image`` (numbers per view), ``float32 (GB)`` and
+        ``float16 (GB)`` (:func:`view_cache_bytes`, 1 GB = 1e9 bytes).
+    """
+    rows = {}
+    for name, shapes in boundaries.items():
+        rows[name] = {"cached per image": sum(math.prod(int(d) for d in shape) for shape in shapes),
+                      **{f"{dtype} (GB)": round(view_cache_bytes(n_images, shapes, views, dtype) / 1e9, 2)
+                         for dtype in ("float32", "float16")}}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 @dataclass
 class ViewCache:
     """Stored view features, memory-mapped (read-only).

@@ -338,9 +338,72 @@ def test_predict_proba_runs_in_manifest_order(tiny):
     assert len(table) == 5 and table["confidence"].between(1 / 3, 1).all()
 
 
+def test_flip_averaging_is_the_mean_over_the_image_and_its_mirror(tiny):
+    from helpers.tf_quiet import import_keras
+
+    keras = import_keras()
+    _, manifest = tiny
+    keras.utils.set_random_seed(config.SEED)
+    inputs = keras.Input((16, 16, 3))  # Flatten: not mirror-invariant, unlike global pooling
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(inputs)))
+    scale = lambda x: x / 255.0  # noqa: E731
+    images = np.concatenate(list(pipeline.make_dataset(manifest, 16, 5, with_labels=False))) / 255.0
+    plain = np.asarray(model(images))
+    mirrored = np.asarray(model(images[:, :, ::-1, :]))
+    assert not np.allclose(plain, mirrored, atol=1e-4)
+    flipped = evaluation.predict_proba(model, manifest, 16, scale, batch_size=2, flip=True)
+    np.testing.assert_allclose(flipped, (plain + mirrored) / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(evaluation.predict_proba(model, manifest, 16, scale), plain, rtol=1e-5, atol=1e-6)
+
+
 def test_predict_proba_bad_input(tiny):
     model, manifest = tiny
     with pytest.raises(ValueError, match="manifest is empty"):
         evaluation.predict_proba(model, manifest.iloc[:0], 16, None)
     with pytest.raises(ValueError, match="'path' column"):
         evaluation.predict_proba(model, manifest.drop(columns="path"), 16, None)
+
+
+def test_add_chosen_recipe_moves_the_study_recipe_aside(table, tmp_path):
+    path = _write(tmp_path / "metrics.json", table, extra={"phase2_optimizer": "SGD", "model": "phase2/best.keras",
+                                                            "seed": 42})
+    better = table.assign(predicted=table["label"])  # every image right
+    report = evaluation.classification_report_frame(better, NAMES)
+    evaluation.add_chosen_recipe(path, accuracy=1.0, report=report, recipe={"views": 8}, extra={"flip": False})
+    metrics = evaluation.read_metrics(path)
+    assert metrics["test_accuracy"] == 1.0 and metrics["report"]["macro avg"]["recall"] == 1.0
+    assert metrics["study_recipe"]["test_accuracy"] == round(9 / 11, 4)
+    assert metrics["study_recipe"]["phase2_optimizer"] == "SGD" and "phase2_optimizer" not in metrics
+    assert metrics["chosen_recipe"] == {"views": 8, "flip": False}
+    assert metrics["seed"] == 42 and metrics["backbone"] == "efficientnet_lite0" and metrics["n_test"] == 11
+    # Again (a second run of notebook 07): the study's numbers stay the study's.
+    evaluation.add_chosen_recipe(path, accuracy=0.5, report=report, recipe={"views": 4})
+    again = evaluation.read_metrics(path)
+    assert again["study_recipe"] == metrics["study_recipe"] and again["test_accuracy"] == 0.5
+    assert again["chosen_recipe"] == {"views": 4}
+    assert os.listdir(tmp_path) == ["metrics.json"]
+    with pytest.raises(ValueError, match="accuracy must be"):
+        evaluation.add_chosen_recipe(path, accuracy=2.0, report=report, recipe={})
+    with pytest.raises(ValueError, match="lacks columns"):
+        evaluation.add_chosen_recipe(path, accuracy=1.0, report=report.drop(columns="recall"), recipe={})
+
+
+def test_log_loss_is_sklearns_on_the_probability_columns(table):
+    from sklearn.metrics import log_loss
+
+    proba = table[NAMES].to_numpy()
+    expected = log_loss(table["label"], proba / proba.sum(axis=1, keepdims=True), labels=range(len(NAMES)))
+    assert evaluation.log_loss(table) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="no probability columns"):
+        evaluation.log_loss(table.drop(columns=NAMES))
+
+
+def test_headline_table_counts_images(table):
+    head = evaluation.headline_table(0.9218, {"mine": table}, n_test=len(table))
+    assert list(head.columns) == ["test accuracy", "test images right"]
+    assert head["test images right"].tolist() == [176, round(0.9218 * len(table)), int(table["correct"].sum())]
+    assert head.loc["mine", "test accuracy"] == round(evaluation.accuracy(table), 3)
+    with pytest.raises(ValueError, match="expected 12"):
+        evaluation.headline_table(0.9, {"mine": table}, n_test=12)
+    with pytest.raises(ValueError, match="accuracy must be"):
+        evaluation.headline_table(1.5, {}, n_test=len(table))

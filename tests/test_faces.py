@@ -486,3 +486,11 @@ def test_study_images_each_get_a_row(isolated_env, tmp_path):
         assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
     written = pd.read_csv(faces.write_detections(table, tmp_path / "run"))
     assert len(written) == len(sample)
+
+
+def test_boxes_and_subject_lists_every_face_and_the_chosen_one(isolated_env, small_tree, monkeypatch):
+    found = {0: [], 1: [face((0, 0, 10, 10), 0.99), face((10, 10, 20, 20), 0.99)]}
+    monkeypatch.setattr(faces, "_run_detector", lambda rgb: found[int(rgb.shape[0] == 40)])
+    boxes, chosen = faces.boxes_and_subject(small_tree["path"][1], small_tree["sha256"][1])  # 40 x 40
+    assert boxes == [(0, 0, 10, 10), (10, 10, 20, 20)] and chosen == 1  # the larger face
+    assert faces.boxes_and_subject(small_tree["path"][0]) == ([], None)

@@ -201,3 +201,65 @@ def test_augmentation_preview_grid_and_bad_input(tmp_path):
         plots.augmentation_preview(image, [views[0], views[1].astype("float32")])
     with pytest.raises(ValueError, match="columns"):
         plots.augmentation_preview(image, views, columns=0)
+
+
+def test_detection_gallery_boxes_every_face_and_marks_the_subject(tmp_path):
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 256, (40, 50, 3), dtype=np.uint8) for _ in range(3)]
+    boxes = [[(5, 5, 10, 12)], [(1, 2, 8, 8), (20, 10, 15, 15), (30, 30, 5, 5)], []]
+    fig = plots.detection_gallery(images, boxes, [0, 1, None], ["one", "three", "none"], columns=2)
+    assert len(fig.axes) == 3  # 2 x 2 grid, the unused axes removed
+    patches = [ax.patches for ax in fig.axes]
+    assert [len(p) for p in patches] == [1, 3, 0]
+    widths = [p.get_linewidth() for p in patches[1]]
+    assert widths[1] > widths[0] == widths[2]  # the subject stands out
+    assert patches[1][1].get_edgecolor() != patches[1][0].get_edgecolor()
+    assert [t.get_text() for t in fig.axes[2].texts] == ["no face: whole photo kept"]
+    assert plots.save_figure(fig, "faces", tmp_path).is_file()
+
+
+def test_detection_gallery_bad_input():
+    image = np.zeros((10, 10, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="at least one image"):
+        plots.detection_gallery([], [], [], [])
+    with pytest.raises(ValueError, match="differ in length"):
+        plots.detection_gallery([image], [[]], [None, None], ["a"])
+    with pytest.raises(ValueError, match="chosen=1 but it has 1 boxes"):
+        plots.detection_gallery([image], [[(0, 0, 2, 2)]], [1], ["a"])
+    with pytest.raises(ValueError, match="columns must be a positive integer"):
+        plots.detection_gallery([image], [[]], [None], ["a"], columns=0)
+
+
+def test_image_pairs_grid_and_bad_input(tmp_path):
+    rng = np.random.default_rng(2)
+    pairs = [(rng.integers(0, 256, (30, 40, 3), dtype=np.uint8), rng.integers(0, 256, (20, 20, 3), dtype=np.uint8))
+             for _ in range(4)]
+    fig = plots.image_pairs(pairs, columns=3)
+    assert len(fig.axes) == 12  # 2 rows x 3 pairs x 2 images; the last two cells stay blank
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["photo", "face crop"]
+    assert sum(bool(ax.images) for ax in fig.axes) == 8
+    assert plots.save_figure(fig, "pairs", tmp_path).is_file()
+    with pytest.raises(ValueError, match="at least one pair"):
+        plots.image_pairs([])
+    with pytest.raises(ValueError, match="size must be a positive integer"):
+        plots.image_pairs(pairs, size=0)
+
+
+def test_ablation_bars_marks_the_chosen_row_and_bad_input(tmp_path):
+    table = pd.DataFrame({"best val loss": [0.39, 0.37, 0.42], "val accuracy at best": [0.86, 0.89, 0.85]},
+                         index=["a", "b", "c"])
+    fig = plots.ablation_bars(table, highlight="b")
+    bars = fig.axes[0].patches
+    assert len(bars) == 3 and [round(b.get_width(), 2) for b in bars] == [0.39, 0.37, 0.42]
+    colours = [b.get_facecolor() for b in bars]
+    assert colours[0] == colours[2] != colours[1]
+    ticks = dict(zip(fig.axes[0].get_yticks(), [t.get_text() for t in fig.axes[0].get_yticklabels()]))
+    assert [ticks[y] for y in sorted(ticks, reverse=True)] == ["a", "b", "c"]  # first row on top
+    assert fig.axes[0].get_xlim()[0] > 0  # zoomed to where the values are
+    assert plots.save_figure(fig, "ablation", tmp_path).is_file()
+    with pytest.raises(ValueError, match="not a row"):
+        plots.ablation_bars(table, highlight="z")
+    with pytest.raises(ValueError, match="lacks columns"):
+        plots.ablation_bars(table.drop(columns="best val loss"))
+    with pytest.raises(ValueError, match="empty"):
+        plots.ablation_bars(table.iloc[:0])

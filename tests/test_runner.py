@@ -60,5 +60,8 @@ def test_epochs_done_counts_history_rows(tmp_path):
     (tmp_path / "phase2").mkdir()
     (tmp_path / "phase2" / "history.csv").write_text("epoch,loss\n")
     (tmp_path / "figures").mkdir()
-    assert epochs_done(tmp_path) == {"phase1_adam": 2, "phase2": 0}
+    (tmp_path / "history.csv").write_text("epoch,loss\n1,0.5\n")  # both phases combined: not a folder
+    (tmp_path / "07_chosen" / "phase1").mkdir(parents=True)
+    (tmp_path / "07_chosen" / "phase1" / "history.csv").write_text("epoch,loss\n1,0.5\n")
+    assert epochs_done(tmp_path) == {"phase1_adam": 2, "phase2": 0, "07_chosen/phase1": 1}
     assert epochs_done(tmp_path / "missing") == {}

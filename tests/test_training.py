@@ -287,6 +287,10 @@ def test_augmented_training_uses_the_naive_path(split, tmp_path):
     ({"path": "fast"}, ValueError, "path must be"),
     ({"augment": True, "path": "cached"}, ValueError, "cannot be cached"),
     ({"optimizer": "sgd"}, TypeError, "OptimizerSpec"),
+    ({"label_smoothing": 1.0}, ValueError, "label_smoothing must be"),
+    ({"label_smoothing": -0.1}, ValueError, "label_smoothing must be"),
+    ({"label_smoothing": True}, ValueError, "label_smoothing must be"),
+    ({"patience": 0}, ValueError, "patience must be a positive integer"),
 ])
 def test_train_phase_rejects_bad_arguments(split, tmp_path, kwargs, error, match):
     options = {"phase": 1, **kwargs}
@@ -372,3 +376,48 @@ def test_features_cached_for_train_val_rows_are_the_ones_training_reads(tmp_path
                                   preprocess=scale, epochs=1, cache_dir=tmp_path, progress=False)
     assert first.status == "built" and result.cache.status == "loaded"
     assert result.cache.path == first.path
+
+
+# --- phase-2 options: early stopping and label smoothing ----------------------------------------
+
+
+def test_epochs_since_best_counts_epochs_after_the_lowest_val_loss():
+    rows = [{"val_loss": v} for v in (1.0, 0.5, 0.7, 0.6)]
+    assert training.epochs_since_best(rows) == 2
+    assert training.epochs_since_best(rows[:2]) == 0
+    assert training.epochs_since_best([]) == 0
+
+
+def test_early_stopping_stops_once_patience_epochs_bring_no_improvement(split, tmp_path):
+    # A learning rate far too high makes the validation loss bounce, so patience 1 stops early.
+    result = run(tiny_classifier(), split, 1, tmp_path / "p1", epochs=12, patience=1,
+                 optimizer=training.OptimizerSpec("adam", 0.5))
+    rows = result.history.to_dict("records")
+    assert len(rows) < 12
+    assert training.epochs_since_best(rows) == 1
+    assert all(training.epochs_since_best(rows[:k]) < 1 for k in range(1, len(rows)))
+    assert result.final_weights.exists()
+    # The same call again resumes, finds the stop and trains nothing more.
+    again = run(tiny_classifier(), split, 1, tmp_path / "p1", epochs=12, patience=1,
+                optimizer=training.OptimizerSpec("adam", 0.5))
+    assert len(again.history) == len(rows) and again.resumed_from == len(rows)
+
+
+def test_smoothed_loss_is_keras_categorical_crossentropy_on_one_hot_labels():
+    keras = import_keras()
+    y = np.array([0, 2, 1])
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.3, 0.4, 0.3]], dtype="float32")
+    one_hot = np.eye(3, dtype="float32")[y]
+    expected = keras.losses.categorical_crossentropy(one_hot, p, label_smoothing=0.1)
+    np.testing.assert_allclose(training.smoothed_loss(0.1)(y, p), expected, rtol=1e-6)
+    plain = keras.losses.sparse_categorical_crossentropy(y, p)
+    np.testing.assert_allclose(training.smoothed_loss(1e-12)(y, p), plain, rtol=1e-5)
+
+
+def test_label_smoothing_changes_the_loss_and_is_part_of_the_run(split, tmp_path):
+    plain = run(tiny_classifier(), split, 1, tmp_path / "plain")
+    smooth = run(tiny_classifier(), split, 1, tmp_path / "smooth", label_smoothing=0.2)
+    assert smooth.settings["label_smoothing"] == 0.2 and "label_smoothing" not in plain.settings
+    assert not np.allclose(plain.history["loss"], smooth.history["loss"])
+    with pytest.raises(training.StaleStateError):  # a state without smoothing is not resumed with it
+        run(tiny_classifier(), split, 1, tmp_path / "plain", label_smoothing=0.2)

@@ -325,3 +325,11 @@ def test_train_phase_view_arguments(split, tmp_path):
         run(tiny_classifier(), split, 1, tmp_path / "bad", views=-2)
     result = run(tiny_classifier(), split, 1, tmp_path / "none", views=0, epochs=1)
     assert result.view_cache is None and "views" not in result.settings
+
+
+def test_cache_size_table_counts_every_tensor_and_view():
+    table = hv.cache_size_table({"two tensors": [(14, 14, 112), (14, 14, 112)], "one": [(2, 3)]},
+                                n_images=1000, views=8)
+    assert table.loc["two tensors", "cached per image"] == 2 * 14 * 14 * 112
+    assert table.loc["two tensors", "float32 (GB)"] == round(8 * 2 * (1000 * 14 * 14 * 112 * 4 + 128) / 1e9, 2)
+    assert table.loc["one", "float16 (GB)"] == round(8 * (1000 * 6 * 2 + 128) / 1e9, 2)
