@@ -80,11 +80,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         tick = time.perf_counter()
         # Every variant shares the phase-1 folder, so phase 1 trains once and the others resume it.
         run = recipes.train_recipe(recipe, cropped, run_dir, phase2_folder=f"phase2_{name}")
-        history = run.kept.history
-        best = history.loc[history["val_loss"].idxmin()]
+        summary = recipes.validation_summary(run.kept.history, len(val))
         rows.append({**base, "phase": 2 if recipe.phase2 else 1, "variant": name,
                      "settings": phase2_settings(recipe) if recipe.phase2 else recipe.phase1_optimizer.label(),
-                     "best epoch": int(best["phase_epoch"]), "epochs run": len(history),
+                     "best epoch": summary["best epoch"], "epochs run": summary["epochs run"],
                      **val_scores(run.model, val, recipe, class_names),
                      "minutes": round((time.perf_counter() - tick) / 60, 2)})
         print(rows[-1], flush=True)

@@ -213,7 +213,7 @@ def log_loss(table: pd.DataFrame) -> float:
     from sklearn.metrics import log_loss as sk_log_loss  # noqa: PLC0415 - scikit-learn is slow to import
 
     _check_table(table)
-    columns = [c for c in table.columns[table.columns.get_loc("correct") + 1:]]
+    columns = list(table.columns[table.columns.get_loc("correct") + 1:])
     if not columns:
         raise ValueError("predictions table has no probability columns (see predictions_table)")
     proba = table[columns].to_numpy(dtype=np.float64)

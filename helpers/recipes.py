@@ -12,6 +12,7 @@ table. Nothing here reads the test split.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -261,8 +262,6 @@ def phase1_ablation(
         Index: the recipes' phase-1 labels; columns :data:`SUMMARY_COLUMNS` and ``minutes``
         (wall time, feature extraction included; near 0 when caches and an earlier run had it).
     """
-    import time  # noqa: PLC0415 - only timing here
-
     rows = {}
     for recipe in candidates:
         head_only = phase1_only(recipe)

@@ -295,7 +295,6 @@ def record_and_check_predictions(
     """Write this run's test predictions (:func:`write_predictions`) next to its figures as
     ``filename`` and check them against the reference's file of that name
     (:func:`check_predictions`)."""
-    name = filename
-    written = write_predictions(Path(figures_dir or config.figures_dir()) / name, table)
-    reference = _reference_file(name, backbone, class_names, reference_dir)
+    written = write_predictions(Path(figures_dir or config.figures_dir()) / filename, table)
+    reference = _reference_file(filename, backbone, class_names, reference_dir)
     return check_predictions(read_predictions(written), read_predictions(reference) if reference else None)

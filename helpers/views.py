@@ -397,7 +397,7 @@ def cache_size_table(boundaries: dict[str, Sequence[Sequence[int]]], n_images: i
     for name, shapes in boundaries.items():
         rows[name] = {"cached per image": sum(math.prod(int(d) for d in shape) for shape in shapes),
                       **{f"{dtype} (GB)": round(view_cache_bytes(n_images, shapes, views, dtype) / 1e9, 2)
-                         for dtype in ("float32", "float16")}}
+                         for dtype in VIEW_DTYPES}}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
