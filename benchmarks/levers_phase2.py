@@ -26,13 +26,20 @@ import pandas as pd
 from helpers import config, data, evaluation, recipes, training
 
 ADAM_LOW = training.OptimizerSpec("adam", 1e-5)
+#: ``n_unfreeze`` of a variant that unfreezes every layer (BatchNorm stays frozen: helpers.model).
+ALL_LAYERS = "all"
 #: name -> phase-2 settings of a recipe; "study" is notebook 05's phase 2.
 VARIANTS: dict[str, dict] = {
     "study": {},
     "adam": {"phase2_optimizer": ADAM_LOW, "patience": 10},
     "adam_smooth": {"phase2_optimizer": ADAM_LOW, "label_smoothing": 0.1, "patience": 10},
     "adam_3e-5": {"phase2_optimizer": training.OptimizerSpec("adam", 3e-5), "patience": 10},
-    "adam_deeper": {"phase2_optimizer": ADAM_LOW, "n_unfreeze": 2 * config.UNFREEZE_LAST, "patience": 10},
+    # Depth, with the best 63-layer settings: EfficientNet-Lite0 from block 4 on (108 layers: the
+    # boundary is one 28x28x40 tensor), and every layer but BatchNorm (the boundary is the image).
+    "adam_smooth_block4": {"phase2_optimizer": ADAM_LOW, "label_smoothing": 0.1, "patience": 10,
+                           "n_unfreeze": 108},
+    "adam_smooth_all": {"phase2_optimizer": ADAM_LOW, "label_smoothing": 0.1, "patience": 10,
+                        "n_unfreeze": ALL_LAYERS},
 }
 
 
@@ -77,6 +84,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     rows = []
     for name in ["head only", *args.variants]:
         recipe = head_only if name == "head only" else replace(head_only, phase2=True, **VARIANTS[name])
+        if recipe.n_unfreeze == ALL_LAYERS:
+            recipe = replace(recipe, n_unfreeze=len(recipes.fresh_classifier(recipe, len(class_names), 0).layers))
         tick = time.perf_counter()
         # Every variant shares the phase-1 folder, so phase 1 trains once and the others resume it.
         run = recipes.train_recipe(recipe, cropped, run_dir, phase2_folder=f"phase2_{name}")

@@ -10,14 +10,20 @@ One module per concern:
 - :mod:`helpers.efficientnet_lite` -- EfficientNet-Lite0/1/2 in Keras, ImageNet weights converted offline
 - :mod:`helpers.pretrained` -- what the backbones share: weight errors, checksums, Keras' cache
 - :mod:`helpers.faces`     -- face detection (MTCNN, cached), the subject's face, crop policies
+- :mod:`helpers.views`     -- stored augmented views of the training images, for the cached path
 - :mod:`helpers.model`     -- the classifier, the two phases' trainable layers, the boundary
 - :mod:`helpers.training`  -- the two phases: cached features, checkpoints, resume, history
+- :mod:`helpers.recipes`   -- a whole configuration (crop, backbone, views, both phases) as one value
 - :mod:`helpers.evaluation` -- test predictions, scikit-learn's report, the study side by side
 - :mod:`helpers.reproduction` -- the run's record and the verdicts nbval compares with the reference run
+- :mod:`helpers.embeddings` -- dlib's 128-D face descriptors and a classifier on them (optional extra)
+- :mod:`helpers.intervals` -- how uncertain an accuracy on n images is (Wilson, bootstrap, Fisher)
+- :mod:`helpers.near_duplicates` -- near-identical photos across the splits, by descriptor distance
 - :mod:`helpers.study`     -- the study's published results, as data
 - :mod:`helpers.plots`     -- figures, saved with one helper to the figures folder
 - :mod:`helpers.files`     -- atomic writes for caches, checkpoints and metrics
 - :mod:`helpers.runner`    -- executes the numbered notebooks into a run folder
+- :mod:`helpers.predict`   -- a run folder's model on new photos (``python -m helpers.predict``)
 
 Importing :mod:`helpers` is cheap: TensorFlow is imported (quietly) only by the
 modules that need it, through :mod:`helpers.tf_quiet`.

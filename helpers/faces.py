@@ -370,7 +370,8 @@ def _progress(iterable, enabled: bool, total: int):
         return iterable
     from tqdm import tqdm  # noqa: PLC0415 - display only
 
-    return tqdm(iterable, total=total, desc="faces", unit="image")
+    # A few updates a minute: a notebook keeps every update of a bar in its saved output.
+    return tqdm(iterable, total=total, desc="faces", unit="image", mininterval=10.0)
 
 
 def detections_table(manifest: pd.DataFrame, progress: bool = False) -> pd.DataFrame:

@@ -181,14 +181,17 @@ def train_recipe(
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
     phase2_folder: str = "phase2",
+    phase1_folder: str | os.PathLike[str] | None = None,
 ) -> RecipeRun:
     """Train ``recipe`` on ``data`` (a split, already through :func:`recipe_data`; only its
     train and val rows are read): phase 1 into ``<folder>/phase1``, then, from its best
     checkpoint, phase 2 into ``<folder>/<phase2_folder>`` (when ``recipe.phase2``). A folder
     holding a finished or interrupted run of the same settings is resumed
     (:func:`helpers.training.train_phase`), so recipes that differ only in phase 2 can share
-    ``folder`` and train phase 1 once. ``epochs`` overrides the recipe's ``(phase1_epochs,
-    phase2_epochs)`` (short runs in tests and demos).
+    ``folder`` and train phase 1 once. ``phase1_folder`` puts phase 1 elsewhere, e.g. in the
+    folder of a :func:`phase1_ablation` row that already trained it (then it is only read).
+    ``epochs`` overrides the recipe's ``(phase1_epochs, phase2_epochs)`` (short runs in tests and
+    demos).
     """
     folder = Path(folder)
     spec = recipe.spec
@@ -198,7 +201,8 @@ def train_recipe(
     common = {"image_size": spec.input_size, "preprocess": spec.preprocess, "seed": seed,
               "views": views, "cache_dir": cache_dir, "progress": progress}
     model = fresh_classifier(recipe, n_classes, seed)
-    phase1 = training.train_phase(model, data, 1, folder / "phase1", epochs=epochs[0],
+    phase1_folder = Path(phase1_folder) if phase1_folder is not None else folder / "phase1"
+    phase1 = training.train_phase(model, data, 1, phase1_folder, epochs=epochs[0],
                                   optimizer=recipe.phase1_optimizer, **common)
     model = fresh_classifier(recipe, n_classes, seed)
     model.load_weights(phase1.best_path)

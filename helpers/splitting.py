@@ -14,6 +14,12 @@ How images are assigned
    it fits, otherwise to training. A duplicate group therefore never straddles splits.
    A group spanning several identities (the same picture under two labels) is placed
    once, by the first identity in sorted order, and the others count it where it went.
+
+Grouped split (``groups=``, e.g. :func:`helpers.near_duplicates.groups`): images of one group
+-- near-copies that do not share bytes -- land on one side. The groups are merged with the
+identical-bytes groups above, and each identity's unplaced groups are placed largest first
+(ties in the seeded content order of step 2) into the split that is relatively least filled
+among those with room for the whole group; see :func:`split_dataset`.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from helpers import config
@@ -56,12 +63,45 @@ def split_dataset(
     manifest: pd.DataFrame,
     fractions: Sequence[float] = config.SPLIT_FRACTIONS,
     seed: int = config.SEED,
+    *,
+    groups: Sequence | np.ndarray | pd.Series | None = None,
 ) -> pd.DataFrame:
     """Return a copy of ``manifest`` with a ``split`` column in {``train``, ``val``, ``test``}.
 
     Needs the columns ``identity`` and ``sha256`` (every loader provides them). Raises
     ``ValueError`` naming the identity and its count when an identity has too few images
     to appear in every split. Same manifest and seed → same split, on any machine.
+
+    Parameters
+    ----------
+    manifest : a loader's manifest.
+    fractions : ``(train, val, test)``, positive, summing to 1.
+    seed : an integer; it orders the groups (step 2 of the module's docstring).
+    groups : ``None`` (default): the split described in the module's docstring, unchanged.
+        Otherwise one group label per manifest row, in row order (positionally; a Series'
+        index is ignored), e.g. :func:`helpers.near_duplicates.groups` of the descriptors of
+        these rows. The images of one group then land on one side, as described below.
+
+    Notes
+    -----
+    With ``groups``, a group is the union of the given groups and the identical-bytes groups
+    (images linked by either are together). For each identity in sorted order, with the
+    quotas of :func:`split_sizes`:
+
+    1. groups already placed by an earlier identity (a group spanning identities) count
+       where they went, as in the ungrouped split;
+    2. the remaining groups are taken largest first (its images of this identity), equal
+       sizes in the seeded content order (``sha256(f"{seed}:{smallest member sha256}")``);
+    3. each goes to the split with the most room *relative to its quota* (``free /
+       quota``; ties: test, then validation, then training) among the splits where the whole
+       group still fits; when it fits nowhere, to the split with the most room in images.
+
+    Tolerance: single images fill the quotas exactly, so when an identity has enough of them
+    its counts equal :func:`split_sizes`. A group that fits nowhere overfills one split by
+    at most ``k - 1`` images (``k``: the largest group of the identity), so each count is
+    within ``2 (k - 1)`` of its quota; groups spanning identities may add to this for the
+    identities that did not place them. ``ValueError`` when an identity ends up with no
+    image in some split (its groups are too large: choose a smaller threshold).
     """
     missing = {"identity", "sha256"} - set(manifest.columns)
     if missing:
@@ -82,6 +122,8 @@ def split_dataset(
             + ", ".join(f"{i} has {n}" for i, n in sorted(too_small.items()))
         )
 
+    if groups is not None:
+        return _grouped_split(manifest, sizes, seed, _check_groups(groups, len(manifest)))
     where: dict[str, str] = {}  # sha256 → split, decided once per duplicate group
     for ident in sorted(sizes):
         shas = manifest.loc[manifest["identity"] == ident, "sha256"]
@@ -98,6 +140,70 @@ def split_dataset(
             where[sha] = target
     out = manifest.copy()
     out["split"] = out["sha256"].map(where)
+    return out
+
+
+def _check_groups(groups, n: int) -> np.ndarray:
+    """``groups`` as a 1-D array of one label per manifest row, or a ValueError saying why not."""
+    values = np.asarray(groups.to_numpy() if isinstance(groups, pd.Series) else groups, dtype=object)
+    if values.ndim != 1:
+        raise ValueError(f"groups must be one-dimensional (one label per manifest row), got shape "
+                         f"{values.shape}")
+    if len(values) != n:
+        raise ValueError(f"groups has {len(values)} labels but the manifest {n} rows: pass one label "
+                         "per row, in the manifest's order (e.g. helpers.near_duplicates.groups of "
+                         "the descriptors of these rows)")
+    missing = pd.isna(values)
+    if missing.any():
+        raise ValueError(f"groups holds {int(missing.sum())} missing label(s) (NaN/None), e.g. at row "
+                         f"{int(np.flatnonzero(missing)[0])}: give every image a group (an image on its own "
+                         "gets a label of its own)")
+    return values
+
+
+def _merged_groups(groups: np.ndarray, shas: np.ndarray) -> np.ndarray:
+    """Component id per row of the graph linking rows with equal ``groups`` or equal ``shas``."""
+    by_group = pd.factorize(pd.Series(groups, dtype=object))[0]
+    by_sha = pd.factorize(pd.Series(shas, dtype=object))[0]
+    labels = pd.Series(np.arange(len(groups)))
+    while True:  # propagate the smallest row number along both kinds of link until stable
+        new = labels.groupby(by_group).transform("min").groupby(by_sha).transform("min")
+        if new.equals(labels):
+            return labels.to_numpy()
+        labels = new
+
+
+def _grouped_split(manifest: pd.DataFrame, sizes: dict[str, dict[str, int]], seed: int,
+                   groups: np.ndarray) -> pd.DataFrame:
+    """:func:`split_dataset` with ``groups`` (its Notes describe the method)."""
+    shas = manifest["sha256"].astype(str).to_numpy()
+    merged = _merged_groups(groups, shas)
+    keys = pd.Series(shas).groupby(merged).min().map(lambda sha: _rank(seed, sha))
+    identities = manifest["identity"].to_numpy()
+    where: dict[int, str] = {}  # merged group → split
+    for ident in sorted(sizes):
+        counts = pd.Series(merged[identities == ident]).value_counts()
+        free = dict(sizes[ident])
+        for group, k in counts.items():
+            if group in where:
+                free[where[group]] -= int(k)
+        todo = sorted((g for g in counts.index if g not in where), key=lambda g: (-counts[g], keys[g]))
+        for group in todo:
+            k = int(counts[group])
+            fits = [name for name in ("test", "val", "train") if free[name] >= k]
+            if fits:
+                target = max(fits, key=lambda name: free[name] / sizes[ident][name])
+            else:
+                target = max(("test", "val", "train"), key=lambda name: free[name])
+            free[target] -= k
+            where[group] = target
+    out = manifest.copy()
+    out["split"] = [where[g] for g in merged]
+    present = out.groupby("identity")["split"].nunique()
+    short = sorted(present[present < len(config.SPLIT_NAMES)].index)
+    if short:
+        raise ValueError(f"with these groups, identity(ies) {short} have no image in some split: their "
+                         "groups are too large for the quotas; use a smaller threshold for the groups")
     return out
 
 

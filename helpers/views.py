@@ -503,7 +503,7 @@ def _extract_views(tmp: Path, frozen: keras.Model, manifest: pd.DataFrame, image
     augmenter = ViewAugmenter(spec)
     shas = manifest["sha256"].astype(str).to_numpy()
     bar = _progress(total=n * spec.views, unit="view", desc=f"{spec.views} views", disable=not progress,
-                    leave=True, mininterval=1.0)
+                    leave=True, mininterval=10.0)  # a notebook saves every update
     start = 0
     with bar:
         for images in load_images(manifest, image_size, batch_size):

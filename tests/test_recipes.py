@@ -87,6 +87,18 @@ def test_train_recipe_fine_tunes_from_phase_1_s_best_checkpoint(tiny_recipes, tm
     assert head_only.phase1.resumed_from == 3  # the same phase-1 run, found finished
 
 
+def test_train_recipe_reads_phase_1_from_an_ablation_row_s_folder(tiny_recipes, tmp_path):
+    split = tiny_data(tmp_path / "images")
+    recipe = recipes.Recipe(views=2, phase2_optimizer=training.OptimizerSpec("adam", 1e-3), n_unfreeze=6)
+    table = recipes.phase1_ablation([recipe], {"photo": split}, tmp_path / "levers", progress=False)
+    row_folder = tmp_path / "levers" / recipes.folder_name(recipe) / "phase1"
+    run = recipes.train_recipe(recipe, split, tmp_path / "chosen", epochs=(50, 2), progress=False,
+                               phase1_folder=row_folder)
+    assert run.phase1.folder == row_folder and run.phase1.resumed_from == 50  # read, not retrained
+    assert not (tmp_path / "chosen" / "phase1").exists() and len(run.phase2.history) == 2
+    assert table.iloc[0]["epochs run"] == 50
+
+
 def _loaded(path):
     model = tiny_classifier()
     model.load_weights(path)
