@@ -22,6 +22,7 @@ One module per concern:
 - :mod:`helpers.study`     -- the study's published results, as data
 - :mod:`helpers.plots`     -- figures, saved with one helper to the figures folder
 - :mod:`helpers.files`     -- atomic writes for caches, checkpoints and metrics
+- :mod:`helpers.progress`  -- the progress bar the long loops share
 - :mod:`helpers.runner`    -- executes the numbered notebooks into a run folder
 - :mod:`helpers.predict`   -- a run folder's model on new photos (``python -m helpers.predict``)
 

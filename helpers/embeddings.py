@@ -42,6 +42,7 @@ from PIL import Image
 
 from helpers import config, faces, files
 from helpers.data import read_rgb
+from helpers.progress import progress_bar
 
 #: Length of a descriptor.
 DESCRIPTOR_SIZE = 128
@@ -301,11 +302,8 @@ def _write_cached(path: Path, descriptor: np.ndarray) -> None:
 
 
 def _progress(iterable, enabled: bool, total: int):
-    if not enabled:
-        return iterable
-    from tqdm import tqdm  # noqa: PLC0415 - display only
-
-    return tqdm(iterable, total=total, desc="descriptors", unit="image", mininterval=10.0)
+    return progress_bar(iterable, enabled=enabled, total=total, desc="descriptors", unit="image",
+                        mininterval=10.0)
 
 
 def _row_box(detection: Mapping) -> tuple[tuple[float, float, float, float] | None, str, str]:

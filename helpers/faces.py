@@ -37,6 +37,7 @@ from PIL import Image
 
 from helpers import config, files
 from helpers.data import read_rgb
+from helpers.progress import progress_bar
 
 ONE_FACE = "one face"
 SEVERAL_FACES = "several faces"
@@ -366,12 +367,7 @@ def detection_row(relpath: str, detection: Detection) -> dict:
 
 
 def _progress(iterable, enabled: bool, total: int):
-    if not enabled:
-        return iterable
-    from tqdm import tqdm  # noqa: PLC0415 - display only
-
-    # A few updates a minute: a notebook keeps every update of a bar in its saved output.
-    return tqdm(iterable, total=total, desc="faces", unit="image", mininterval=10.0)
+    return progress_bar(iterable, enabled=enabled, total=total, desc="faces", unit="image", mininterval=10.0)
 
 
 def detections_table(manifest: pd.DataFrame, progress: bool = False) -> pd.DataFrame:

@@ -71,6 +71,7 @@ import pandas as pd
 
 from helpers import config, files
 from helpers import model as hm
+from helpers.progress import progress_bar
 from helpers.tf_quiet import import_keras, import_tensorflow
 
 if TYPE_CHECKING:  # pragma: no cover - type hints only
@@ -242,13 +243,6 @@ def epoch_order(n: int, seed: int, phase: int, epoch: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
-def _progress(iterable=None, **kwargs):
-    # Plain-text bars: they work in terminals and notebooks alike, without ipywidgets.
-    from tqdm import tqdm  # noqa: PLC0415 - display only
-
-    return tqdm(iterable, **kwargs)
-
-
 def extract_features(
     frozen: keras.Model,
     manifest: pd.DataFrame,
@@ -269,8 +263,8 @@ def extract_features(
                            with_labels=False)
     run = tf.function(lambda x: frozen(x, training=False), reduce_retracing=True)
     chunks: list[list[np.ndarray]] = []
-    bar = _progress(total=len(manifest), unit="img", desc="features", disable=not progress,
-                    leave=True, mininterval=1.0)
+    bar = progress_bar(total=len(manifest), unit="img", desc="features", enabled=progress,
+                       leave=True, mininterval=1.0)
     with bar:
         for images in dataset:
             out = run(images)
@@ -807,8 +801,8 @@ def train_phase(
         done, best, rows = int(meta["epoch"]), float(meta["best_val_loss"]), meta["history"]
     resumed_from = done
 
-    bar = _progress(total=epochs, initial=done, unit="epoch", desc=f"phase {phase}",
-                    disable=not progress, leave=True, mininterval=2.0)
+    bar = progress_bar(total=epochs, initial=done, unit="epoch", desc=f"phase {phase}",
+                       enabled=progress, leave=True, mininterval=2.0)
     with bar:
         for epoch in range(done, epochs):
             if stop_after is not None and epoch - resumed_from >= stop_after:

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import config, files
+from helpers.progress import progress_bar
 from helpers.tf_quiet import import_keras, import_tensorflow
 
 if TYPE_CHECKING:  # pragma: no cover - type hints only
@@ -491,7 +492,6 @@ def _extract_views(tmp: Path, frozen: keras.Model, manifest: pd.DataFrame, image
                    preprocess: Callable | None, spec: ViewSpec, batch_size: int,
                    progress: bool) -> dict[str, Any]:
     """Write every view's features into ``tmp``; return the meta (without ``files``)."""
-    from helpers.training import _progress  # noqa: PLC0415 - training imports this module
 
     tf = import_tensorflow()
     run = tf.function(lambda x: frozen(x, training=False), reduce_retracing=True)
@@ -502,8 +502,8 @@ def _extract_views(tmp: Path, frozen: keras.Model, manifest: pd.DataFrame, image
             for v in range(spec.views)]
     augmenter = ViewAugmenter(spec)
     shas = manifest["sha256"].astype(str).to_numpy()
-    bar = _progress(total=n * spec.views, unit="view", desc=f"{spec.views} views", disable=not progress,
-                    leave=True, mininterval=10.0)  # a notebook saves every update
+    bar = progress_bar(total=n * spec.views, unit="view", desc=f"{spec.views} views", enabled=progress,
+                       leave=True, mininterval=10.0)  # a notebook saves every update
     start = 0
     with bar:
         for images in load_images(manifest, image_size, batch_size):
