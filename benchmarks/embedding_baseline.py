@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import config, data, embeddings, faces, files, recipes, splitting
+from helpers import config, data, embeddings, faces, files, splitting
 
 
 def first_per_split(rows: pd.DataFrame, limit: int | None) -> pd.DataFrame:
@@ -49,11 +49,56 @@ def embed(rows: pd.DataFrame, num_jitters: int, what: str) -> tuple[np.ndarray, 
 
 
 def append_row(path: Path, row: dict) -> None:
-    """Append ``row`` to the CSV at ``path`` (created with a header), atomically."""
+    """Append ``row`` to the CSV at ``path`` (created with a header), atomically. The rows already
+    there are copied as text, so a column with empty cells keeps its whole numbers (``8``, not
+    ``8.0``); ``None`` is written as an empty cell."""
     table = pd.DataFrame([row])
     if path.exists():
-        table = pd.concat([pd.read_csv(path), table], ignore_index=True)
+        table = pd.concat([pd.read_csv(path, dtype=str, keep_default_na=False), table], ignore_index=True)
     files.write_text_atomically(path, table.to_csv(index=False))
+
+
+def choose_and_test(split: pd.DataFrame, num_jitters: int = 0, seed: int = config.SEED) -> dict:
+    """The baseline on one split (rows with ``split`` in train/val/test): descriptors of the train
+    and validation rows, :func:`helpers.embeddings.fit_classifier` (its candidates seeded with
+    ``seed``) chosen on validation and printed, then the test rows read once with the chosen
+    classifier (images without a descriptor count as wrong).
+
+    Returns ``{"classifier", "table", "model", "train images", "val images", "val images right",
+    "test images", "test images right", "no-face images"}``: ``table`` is fit_classifier's,
+    ``val images`` the validation images with a descriptor, ``no-face images`` the images of all
+    three splits described from the whole photo."""
+    train_val = split[split["split"] != "test"].reset_index(drop=True)
+    X, status = embed(train_val, num_jitters, "train+val")
+    ok = (status["status"] != embeddings.FAILED).to_numpy()
+    if not ok.all():
+        print(f"left out of train/val, no descriptor: {status.loc[~ok, 'relpath'].tolist()}")
+    train = ((train_val["split"] == "train").to_numpy()) & ok
+    val = ((train_val["split"] == "val").to_numpy()) & ok
+    y = train_val["label"].to_numpy()
+    model, table = embeddings.fit_classifier(X[train], y[train], X[val], y[val],
+                                             candidates=embeddings.default_candidates(seed))
+    chosen = table.index[table["chosen"]][0]
+    print(table.round(4).to_string())
+    print(f"chosen on validation: {chosen} ({int(table.loc[chosen, 'val images right'])} of "
+          f"{int(table.loc[chosen, 'val images'])} validation images right)")
+
+    # The test split, read once, after the choice.
+    test = split[split["split"] == "test"].reset_index(drop=True)
+    assert not set(test["relpath"]) & set(train_val["relpath"]), "test rows in train/val"
+    X_test, test_status = embed(test, num_jitters, "test")
+    test_ok = (test_status["status"] != embeddings.FAILED).to_numpy()
+    predicted = np.full(len(test), -1)
+    if test_ok.any():
+        predicted[test_ok] = model.predict(X_test[test_ok])
+    right = int((predicted == test["label"].to_numpy()).sum())
+    print(f"test: {chosen}: accuracy {right / len(test):.4f} ({right} of {len(test)} images right"
+          f"{'' if test_ok.all() else f'; {int((~test_ok).sum())} without a descriptor counted wrong'})")
+    no_face = int((status["status"] == embeddings.FROM_WHOLE_IMAGE).sum()
+                  + (test_status["status"] == embeddings.FROM_WHOLE_IMAGE).sum())
+    return {"classifier": chosen, "table": table, "model": model, "train images": int(train.sum()),
+            "val images": int(val.sum()), "val images right": int(table.loc[chosen, "val images right"]),
+            "test images": len(test), "test images right": right, "no-face images": no_face}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -73,42 +118,19 @@ def main(argv: list[str] | None = None) -> dict:
     tick = time.perf_counter()
 
     manifest = data.load_default()[0]
-    train_val = first_per_split(recipes.train_val_split(manifest), args.limit)
-    X, status = embed(train_val, args.jitters, "train+val")
-    ok = (status["status"] != embeddings.FAILED).to_numpy()
-    if not ok.all():
-        print(f"left out of train/val, no descriptor: {status.loc[~ok, 'relpath'].tolist()}")
-    train = ((train_val["split"] == "train").to_numpy()) & ok
-    val = ((train_val["split"] == "val").to_numpy()) & ok
-    y = train_val["label"].to_numpy()
-    model, table = embeddings.fit_classifier(X[train], y[train], X[val], y[val])
-    chosen = table.index[table["chosen"]][0]
-    print(table.round(4).to_string())
-    print(f"chosen on validation: {chosen} ({int(table.loc[chosen, 'val images right'])} of "
-          f"{int(table.loc[chosen, 'val images'])} validation images right)")
-
-    # The test split, read once, after the choice. Same split function and seed as
-    # recipes.train_val_split, so these are exactly the rows it left out.
+    # The test split comes from the same split function and seed as recipes.train_val_split, so
+    # its rows are exactly the ones train_val_split leaves out.
     split = splitting.split_dataset(manifest, fractions=config.SPLIT_FRACTIONS, seed=config.SEED)
-    test = first_per_split(split[split["split"] == "test"], args.limit)
-    assert not set(test["relpath"]) & set(train_val["relpath"]), "test rows in train/val"
-    X_test, test_status = embed(test, args.jitters, "test")
-    test_ok = (test_status["status"] != embeddings.FAILED).to_numpy()
-    predicted = np.full(len(test), -1)
-    if test_ok.any():
-        predicted[test_ok] = model.predict(X_test[test_ok])
-    right = int((predicted == test["label"].to_numpy()).sum())
-    print(f"test: {chosen}: accuracy {right / len(test):.4f} ({right} of {len(test)} images right"
-          f"{'' if test_ok.all() else f'; {int((~test_ok).sum())} without a descriptor counted wrong'})")
+    result = choose_and_test(first_per_split(split, args.limit), args.jitters)
+    chosen, table = result["classifier"], result["table"]
 
     row = {"classifier": chosen, "num_jitters": args.jitters, "limit": args.limit or "",
-           "model": embeddings.model_key(), "train images": int(train.sum()),
-           "val images": int(val.sum()), "val images right": int(table.loc[chosen, "val images right"]),
+           "model": embeddings.model_key(), "train images": result["train images"],
+           "val images": result["val images"], "val images right": int(table.loc[chosen, "val images right"]),
            "val accuracy": round(float(table.loc[chosen, "val accuracy"]), 4),
-           "test images": len(test), "test images right": right,
-           "test accuracy": round(right / len(test), 4),
-           "no-face images": int(((status["status"] == embeddings.FROM_WHOLE_IMAGE).sum()
-                                  + (test_status["status"] == embeddings.FROM_WHOLE_IMAGE).sum())),
+           "test images": result["test images"], "test images right": result["test images right"],
+           "test accuracy": round(result["test images right"] / result["test images"], 4),
+           "no-face images": result["no-face images"],
            "minutes": round((time.perf_counter() - tick) / 60, 2)}
     if args.csv:
         append_row(args.csv, row)

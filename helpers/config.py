@@ -28,6 +28,8 @@ SPLIT_FRACTIONS: tuple[float, float, float] = (0.8, 0.1, 0.1)
 SPLIT_NAMES: tuple[str, str, str] = ("train", "val", "test")
 #: The study used no seed; this project states one and uses it everywhere.
 SEED: int = 42
+#: The split seeds notebook 08 and benchmarks/seed_spread.py compare (the course's first).
+SPREAD_SEEDS: tuple[int, ...] = (42, 0, 1, 2, 3)
 #: Input size of the study's InceptionV3 (pixels, square).
 STUDY_INPUT_SIZE: int = 299
 #: Epochs of phase 1 (head only) and phase 2 (fine-tuning).
@@ -68,6 +70,15 @@ FACE_DETECTOR_SETTINGS: tuple[tuple[str, float], ...] = (
 #: in a corner of the photo counts 1 - FACE_CENTRE_WEIGHT as much as one at the centre).
 FACE_CENTRE_WEIGHT: float = 0.5
 
+# --- How sure (notebook 08) -----------------------------------------------------
+#: Two photos whose face descriptors (dlib, Euclidean) are closer than this count as copies of
+#: one photo or frames of one shoot (near-duplicates). dlib's same-person threshold is 0.6;
+#: copies sit far below it. Chosen by looking at validation/train pairs on both sides of it
+#: (notebook 08 shows them), not at the test split.
+NEAR_DUPLICATE_DISTANCE: float = 0.225
+#: LFW strangers: photos kept per person (notebook 08).
+STRANGERS_PER_PERSON: int = 10
+
 # --- Environment variables ----------------------------------------------------
 #: A VGGFace2 root (holding identity_meta.csv and train/ and/or test/).
 ENV_DATA_DIR = "CELEB_DATA_DIR"
@@ -96,6 +107,8 @@ RECORD_TEST_PREDICTIONS = "test_predictions.csv"
 #: The same for notebook 07's chosen recipe: its phase histories and its test predictions.
 RECORD_CHOSEN_HISTORIES = "chosen_histories.csv"
 RECORD_CHOSEN_PREDICTIONS = "chosen_test_predictions.csv"
+#: The same for notebook 08's face-embedding baseline (its test predictions).
+RECORD_EMBEDDING_PREDICTIONS = "embedding_test_predictions.csv"
 
 #: The repository root when the package is installed in editable mode (as README does).
 PROJECT_ROOT: Path = Path(__file__).resolve().parents[1]

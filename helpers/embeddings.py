@@ -521,3 +521,36 @@ def fit_classifier(
     table = pd.DataFrame.from_dict(rows, orient="index", columns=CANDIDATE_COLUMNS)
     table.index.name = "candidate"
     return fitted[best], table
+
+
+def score_split(X: np.ndarray, split: pd.DataFrame, candidates: Mapping[str, Any] | None = None) -> dict:
+    """The embedding baseline on one split: :func:`fit_classifier` on ``split``'s train rows, chosen on
+    its val rows, then its test rows scored once.
+
+    Parameters
+    ----------
+    X : descriptors, row ``i`` of ``split``'s row ``i`` (:func:`descriptors_table` of the same rows).
+    split : a table with ``split`` and ``label`` columns (:func:`helpers.splitting.split_dataset`).
+
+    Returns
+    -------
+    dict
+        ``classifier`` (the chosen candidate's name), ``val images right``, ``val images``,
+        ``test images right``, ``test images``.
+    """
+    X = np.asarray(X)
+    if not isinstance(split, pd.DataFrame) or not {"split", "label"} <= set(split.columns):
+        raise ValueError("split must be a DataFrame with 'split' and 'label' columns (helpers.splitting)")
+    if len(X) != len(split):
+        raise ValueError(f"X has {len(X)} rows but split {len(split)}: pass the descriptors of the split's rows")
+    parts = {name: (split["split"] == name).to_numpy() for name in ("train", "val", "test")}
+    if not parts["test"].any():
+        raise ValueError("split has no test rows to score")
+    y = split["label"].to_numpy()
+    model, table = fit_classifier(X[parts["train"]], y[parts["train"]], X[parts["val"]], y[parts["val"]],
+                                  candidates)
+    test_right = int((np.asarray(model.predict(X[parts["test"]])) == y[parts["test"]]).sum())
+    return {"classifier": str(table.index[table["chosen"]][0]),
+            "val images right": int(table.loc[table["chosen"], "val images right"].iloc[0]),
+            "val images": int(parts["val"].sum()), "test images right": test_right,
+            "test images": int(parts["test"].sum())}

@@ -575,3 +575,33 @@ def add_chosen_recipe(
                     "study_recipe": study_recipe, "chosen_recipe": {**dict(recipe), **dict(extra or {})}})
     text = json.dumps(payload, indent=2, sort_keys=True, default=_json_default) + "\n"
     return files.write_text_atomically(path, text)
+
+
+def _rounded(value):
+    if isinstance(value, Mapping):
+        return {str(k): _rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v) for v in value]
+    if isinstance(value, (float, np.floating)):  # NaN (e.g. the std of one seed) is not JSON: null
+        return None if math.isnan(value) else round(float(value), METRICS_DECIMALS)
+    return value
+
+
+def add_metrics(path: str | Path, entries: Mapping) -> Path:
+    """Add (or replace) top-level keys of a metrics file written by notebook 06, e.g. notebook
+    08's ``embedding_test_accuracy`` and ``seed_spread``. The keys that notebooks 06 and 07 own
+    (``test_accuracy``, ``n_test``, ``report``, ``study_recipe``, ``chosen_recipe``, ...) cannot
+    be replaced here. Floats are rounded as in :func:`write_metrics`, NaN becomes ``null``;
+    written atomically."""
+    path = Path(path)
+    metrics = read_metrics(path)
+    owned = {"test_accuracy", "n_test", "report", "backbone", "split_sizes", "study_recipe", "chosen_recipe",
+             "data", "seed"}
+    clash = sorted(set(entries) & owned)
+    if clash:
+        raise ValueError(f"keys {clash} belong to notebooks 06-07's metrics; give other names")
+    if not entries:
+        raise ValueError("entries is empty: give at least one key to add")
+    metrics.update(_rounded(dict(entries)))
+    text = json.dumps(metrics, indent=2, sort_keys=True, default=_json_default) + "\n"
+    return files.write_text_atomically(path, text)

@@ -398,49 +398,85 @@ def f1_bar(comparison_or_report: pd.DataFrame, title: str | None = None) -> plt.
     return fig
 
 
-def training_curves(history: pd.DataFrame, metric: str = "accuracy", title: str | None = None) -> plt.Figure:
-    """Training and validation ``metric`` per epoch over both phases, the phase change marked.
+def _zoomed(ax, values: np.ndarray, top: float | None = None) -> None:
+    """The y axis where the values are (a little room around them), capped at ``top``."""
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    pad = max(hi - lo, 0.01) * 0.08
+    ax.set_ylim(lo - pad, hi + pad if top is None else min(top, hi + pad))
+
+
+def training_curves(history: pd.DataFrame, metric: str = "accuracy", title: str | None = None,
+                    start_epoch: int | None = None) -> plt.Figure:
+    """Training and validation ``metric`` per epoch over both phases.
 
     Parameters
     ----------
     history : :func:`helpers.training.combine_histories` (columns ``epoch``, ``phase``,
-        ``<metric>`` and ``val_<metric>``), or a single phase's history.
+        ``phase_epoch``, ``<metric>`` and ``val_<metric>``), or a single phase's history.
     metric : ``"accuracy"`` or ``"loss"`` (like the study's accuracy.png and loss.png,
         which showed phase 2 only).
+    start_epoch : the phase-1 epoch whose checkpoint phase 2 started from (the one with the
+        lowest validation loss). Given, the figure shows what happened: phase 1 up to that
+        epoch, its later epochs faint (their weights were not kept), and phase 2 drawn from
+        that epoch on, the checkpoint marked. ``None``: the phases one after the other, as
+        the history numbers them, a dashed line where each phase after the first begins.
 
     Returns
     -------
     Figure
-        One axes, two lines (train, validation); a dashed vertical line where each phase
-        after the first begins.
+        One axes; the y axis zoomed to where the values are.
     """
-    needed = {"epoch", "phase", metric, f"val_{metric}"}
+    needed = {"epoch", "phase", metric, f"val_{metric}"} | ({"phase_epoch"} if start_epoch is not None else set())
     missing = needed - set(history.columns)
     if missing:
         raise ValueError(f"history lacks columns {sorted(missing)}")
     if history.empty:
         raise ValueError("history is empty")
     _sns()
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    ax.plot(history["epoch"], history[metric], label="train", color=OURS_COLOUR)
-    ax.plot(history["epoch"], history[f"val_{metric}"], label="validation", color=VAL_COLOUR)
-    for phase, rows in history.groupby("phase", sort=True):
-        first = rows["epoch"].min()
-        if first > history["epoch"].min():
-            ax.axvline(first - 0.5, color="grey", linestyle="--", linewidth=1)
-        ax.text(rows["epoch"].mean(), 1.02, f"phase {phase}", transform=ax.get_xaxis_transform(),
-                ha="center", fontsize=9, color="grey")
-    ax.set(xlabel="epoch", ylabel=metric)
-    ax.set_title(title or f"{metric} per epoch", pad=18)  # room for the phase labels
-    if metric == "accuracy":
-        ax.set_ylim(0, 1.02)
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    columns = (metric, f"val_{metric}")
+    if start_epoch is None:
+        for column, label, colour in zip(columns, ("train", "validation"), (OURS_COLOUR, VAL_COLOUR), strict=True):
+            ax.plot(history["epoch"], history[column], label=label, color=colour)
+        for phase, rows in history.groupby("phase", sort=True):
+            first = rows["epoch"].min()
+            if first > history["epoch"].min():
+                ax.axvline(first - 0.5, color="grey", linestyle="--", linewidth=1)
+            ax.text(rows["epoch"].mean(), 1.02, f"phase {phase}", transform=ax.get_xaxis_transform(),
+                    ha="center", fontsize=10, color="grey")
+        ax.set_xlabel("epoch", fontsize=11)
+        shown = history[list(columns)].to_numpy(float)
+    else:
+        one, two = history[history["phase"] == 1], history[history["phase"] == 2]
+        if start_epoch not in set(one["phase_epoch"]):
+            raise ValueError(f"start_epoch {start_epoch!r} is not an epoch of phase 1 "
+                             f"(1..{int(one['phase_epoch'].max()) if len(one) else 0})")
+        kept, dropped = one[one["phase_epoch"] <= start_epoch], one[one["phase_epoch"] >= start_epoch]
+        start_row = one[one["phase_epoch"] == start_epoch]
+        for column, label, colour in zip(columns, ("train", "validation"), (OURS_COLOUR, VAL_COLOUR), strict=True):
+            ax.plot(kept["phase_epoch"], kept[column], color=colour, label=label)
+            ax.plot(dropped["phase_epoch"], dropped[column], color=colour, alpha=0.3, linestyle=":",
+                    label=f"{label}, phase 1 after the checkpoint (not kept)")
+            ax.plot(np.r_[start_epoch, start_epoch + two["phase_epoch"].to_numpy()],
+                    np.r_[start_row[column].to_numpy(), two[column].to_numpy()], color=colour)
+        ax.axvline(start_epoch, color="grey", linestyle="--", linewidth=1)
+        ax.plot(start_epoch, float(start_row[f"val_{metric}"].iloc[0]), "o", color="black", markersize=6,
+                label=f"phase 2 starts from phase-1 epoch {start_epoch}")
+        for text, x in (("phase 1", (1 + start_epoch) / 2), ("phase 2", start_epoch + len(two) / 2)):
+            ax.text(x, 1.02, text, transform=ax.get_xaxis_transform(), ha="center", fontsize=10, color="grey")
+        ax.set_xlabel(f"epoch (phase 2 counted on from phase-1 epoch {start_epoch})", fontsize=11)
+        shown = np.concatenate([kept[list(columns)].to_numpy(float).ravel(), two[list(columns)].to_numpy(float).ravel()])
+    ax.set_ylabel(metric, fontsize=11)
+    ax.set_title(title or f"{metric} per epoch", pad=18, fontsize=12)  # room for the phase labels
+    _zoomed(ax, shown, top=1.005 if metric == "accuracy" else None)
     ax.legend(loc="best", fontsize=9)
     fig.tight_layout()
     return fig
 
 
 def compare_histories(
-    histories: Mapping[str, pd.DataFrame], metrics: tuple[str, ...] = ("val_loss", "val_accuracy")
+    histories: Mapping[str, pd.DataFrame], metrics: tuple[str, ...] = ("val_loss", "val_accuracy"),
+    selected: tuple[str, int] | None = None,
 ) -> plt.Figure:
     """One panel per metric, one line per run: e.g. two optimizers on the validation split.
 
@@ -448,6 +484,8 @@ def compare_histories(
     ----------
     histories : run label -> history (:data:`helpers.training.HISTORY_COLUMNS`).
     metrics : history columns to plot, one panel each.
+    selected : ``(run label, epoch)`` of the checkpoint kept (e.g. the run and epoch with the
+        lowest validation loss), marked on every panel.
     """
     if not histories:
         raise ValueError("give at least one history")
@@ -455,13 +493,24 @@ def compare_histories(
         missing = ({"epoch", *metrics}) - set(history.columns)
         if missing:
             raise ValueError(f"history {label!r} lacks columns {sorted(missing)}")
+    if selected is not None:
+        run, epoch = selected
+        if run not in histories or epoch not in set(histories[run]["epoch"]):
+            raise ValueError(f"selected {selected!r} must name a run of histories and one of its epochs")
     _sns()
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         for label, history in histories.items():
             ax.plot(history["epoch"], history[metric], label=label)
-        ax.set(xlabel="epoch", ylabel=metric, title=metric.replace("_", " "))
-        ax.legend(fontsize=8)
+        if selected is not None:
+            history = histories[selected[0]]
+            value = float(history.loc[history["epoch"] == selected[1], metric].iloc[0])
+            ax.axvline(selected[1], color="grey", linestyle="--", linewidth=1)
+            ax.plot(selected[1], value, "o", color="black", markersize=6, label=f"kept: epoch {selected[1]}")
+        ax.set_xlabel("epoch", fontsize=11)
+        ax.set_ylabel(metric, fontsize=11)
+        ax.set_title(metric.replace("_", " "), fontsize=12)
+        ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -580,3 +629,55 @@ def ablation_bars(table: pd.DataFrame, highlight: str | None = None, title: str 
                  fontsize=12)
     fig.tight_layout()
     return fig
+
+
+def image_gallery(images: list[np.ndarray], captions: list[str], columns: int = 4, size: int = 150,
+                  title: str | None = None) -> plt.Figure:
+    """Images in a grid, each with its caption (a few short lines) above it, shown at
+    ``size × size`` pixels; e.g. near-duplicate pairs, or strangers with what each model
+    called them."""
+    for arg, value in (("columns", columns), ("size", size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    if not images:
+        raise ValueError("give at least one image")
+    if len(captions) != len(images):
+        raise ValueError(f"give one caption per image: {len(images)} images, {len(captions)} captions")
+    n_cols = min(columns, len(images))
+    n_rows = math.ceil(len(images) / n_cols)
+    lines = max(str(c).count("\n") + 1 for c in captions)
+    fig, axes = plt.subplots(n_rows, n_cols, squeeze=False,
+                             figsize=(2.6 * n_cols, (2.5 + 0.4 * lines) * n_rows))
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k < len(images):
+            ax.imshow(Image.fromarray(np.asarray(images[k], dtype=np.uint8)).resize((size, size)))
+            ax.set_title(str(captions[k]), fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def distance_histogram(distances: np.ndarray, threshold: float, bins: int = 40,
+                       title: str | None = None) -> plt.Figure:
+    """The histogram of each test image's distance to its nearest training image, with the
+    near-duplicate ``threshold`` marked and the images below it counted."""
+    values = np.asarray(distances, dtype=float)
+    if values.ndim != 1 or values.size == 0 or not np.isfinite(values).all():
+        raise ValueError("distances must be a non-empty 1-D array of finite numbers")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
+        raise ValueError(f"threshold must be a positive number, got {threshold!r}")
+    below = int((values < threshold).sum())
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.hist(values, bins=bins, color="tab:gray")
+    ax.axvline(threshold, color="tab:red", linestyle="--",
+               label=f"threshold {threshold:g}: {below} of {values.size} below")
+    ax.set_xlabel("distance to the nearest training image (face descriptor)", fontsize=11)
+    ax.set_ylabel("test images", fontsize=11)
+    ax.set_xlim(0, float(values.max()) * 1.05)
+    ax.legend(fontsize=10)
+    ax.set_title(title or "How close each test face is to a training face", fontsize=12)
+    fig.tight_layout()
+    return fig
+

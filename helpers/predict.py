@@ -49,7 +49,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from helpers import config, data, evaluation, faces, splitting
+from helpers import config, data, evaluation, faces, splitting, strangers
 from helpers.backbones import get_spec
 
 #: ``model`` values of :func:`predict_images` (``None``: the chosen recipe when the run has it).
@@ -67,6 +67,8 @@ MAKERS: dict[str, str] = {
 #: Values of the ``status`` column: predicted as the recipe intends; predicted on the whole photo
 #: because a face recipe found no face; not predicted (``message`` says why).
 STATUS_OK, STATUS_NO_FACE, STATUS_ERROR = "ok", "no face", "error"
+#: The answer to a photo whose top probability is at or below the run's rejection threshold.
+NONE_OF_THESE = strangers.NONE_NAME
 #: Fixed columns of :func:`predict_images`; ``top1, p1, ..., top<k>, p<k>`` follow.
 COLUMNS: tuple[str, ...] = ("file", "status", "message", "n_faces", "box_x", "box_y", "box_w", "box_h")
 
@@ -90,6 +92,9 @@ class Predictor:
     flip : test-time flip averaging, as the recipe evaluated it.
     model_path : the model file; ``description`` a one-line summary; ``note`` why the default
         fell back to the study recipe ('' otherwise).
+    rejection_threshold : answer *none of these* when the top probability is at or below it
+        (notebook 08 chooses it on the validation split and held-apart strangers and stores it
+        in ``metrics.json`` under ``rejection_thresholds``); ``None``: every photo gets a name.
     """
 
     name: str
@@ -102,6 +107,7 @@ class Predictor:
     model_path: Path | None = None
     description: str = ""
     note: str = ""
+    rejection_threshold: float | None = None
 
 
 # --- The run folder ------------------------------------------------------------------------
@@ -220,7 +226,7 @@ def load_predictor(run_dir: str | os.PathLike[str], model: Literal["chosen", "st
         recipe = (with_chosen or {}).get("chosen_recipe")
         relpath = str((recipe or {}).get("model") or CHOSEN_MODEL)
         if recipe is not None and (run / relpath).is_file():
-            return _chosen_predictor(run, recipe, relpath, names)
+            return _chosen_predictor(run, recipe, relpath, names, _threshold(with_chosen, "chosen"))
         if model == "chosen":
             if recipe is None:
                 raise RunFolderError(f"run folder {run} has no chosen recipe ({config.METRICS_FILE} without "
@@ -235,10 +241,22 @@ def load_predictor(run_dir: str | os.PathLike[str], model: Literal["chosen", "st
     relpath = str(study.get("model") or STUDY_MODEL)
     keras_model, path = _load_model(run, relpath, spec.input_size, len(names), backbone)
     return Predictor("study", keras_model, names, spec.input_size, spec.preprocess, faces.CropPolicy("photo"),
-                     False, path, f"study recipe: whole photo | {backbone}", note)
+                     False, path, f"study recipe: whole photo | {backbone}", note, _threshold(first, "study"))
 
 
-def _chosen_predictor(run: Path, recipe: dict, relpath: str, names: list[str]) -> Predictor:
+def _threshold(metrics: dict | None, model: str) -> float | None:
+    """The rejection threshold notebook 08 stored for ``model`` (``None`` when there is none)."""
+    value = ((metrics or {}).get("rejection_thresholds") or {}).get(model)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise RunFolderError(f"metrics.json's rejection_thresholds[{model!r}] must be a number in [0, 1], got "
+                             f"{value!r}: run notebook 08_how_sure again")
+    return float(value)
+
+
+def _chosen_predictor(run: Path, recipe: dict, relpath: str, names: list[str],
+                      threshold: float | None = None) -> Predictor:
     backbone = str(recipe.get("backbone") or config.backbone_name())
     spec = _spec(backbone)
     crop = str(recipe.get("crop") or "photo")
@@ -253,7 +271,7 @@ def _chosen_predictor(run: Path, recipe: dict, relpath: str, names: list[str]) -
     keras_model, path = _load_model(run, relpath, spec.input_size, len(names), backbone)
     label = recipe.get("label") or f"{crop} | {backbone}"
     return Predictor("chosen", keras_model, names, spec.input_size, spec.preprocess, policy,
-                     bool(recipe.get("flip", False)), path, f"chosen recipe: {label}")
+                     bool(recipe.get("flip", False)), path, f"chosen recipe: {label}", "", threshold)
 
 
 # --- Input files ---------------------------------------------------------------------------
@@ -377,7 +395,13 @@ def predict_files(predictor: Predictor, images: str | os.PathLike[str] | Iterabl
     for k in range(top):
         out[f"top{k + 1}"] = np.where(predicted, names[order[:, k]], None)
         out[f"p{k + 1}"] = np.where(predicted, np.take_along_axis(proba, order[:, k:k + 1], axis=1)[:, 0], np.nan)
+    # Notebook 08's rejection rule, when the run has one: a photo whose top probability is at or
+    # below the threshold is none of the identities the model knows.
+    threshold = predictor.rejection_threshold
+    rejected = predicted & (out["p1"].to_numpy(float) <= threshold) if threshold is not None else False
+    out["answer"] = np.where(rejected, NONE_OF_THESE, out["top1"])
     out.attrs.update({"model": predictor.name, "model_path": str(predictor.model_path or ""),
+                      "rejection_threshold": threshold,
                       "description": predictor.description, "note": predictor.note,
                       "class_names": list(predictor.class_names)})
     return out
@@ -406,6 +430,24 @@ def _face_crops(predictor: Predictor, manifest: pd.DataFrame, table: pd.DataFram
     return pd.concat(cropped) if cropped else manifest.iloc[:0]
 
 
+def manifest_proba(predictor: Predictor, manifest: pd.DataFrame, detections: pd.DataFrame | None = None) -> np.ndarray:
+    """Probabilities ``(images, identities)``, columns in label order, of a manifest's images, each
+    shown to the model as in training (the recipe's crop, its flip averaging). For tables of
+    known images, e.g. a split's validation rows or strangers; files are not checked one by one
+    as in :func:`predict_files`, so a bad file raises.
+
+    Parameters
+    ----------
+    manifest : rows with ``path``, ``relpath`` and ``sha256`` (a loader's manifest or a split).
+    detections : :func:`helpers.faces.detections_table` of these images (a face recipe computes
+        it when ``None``).
+    """
+    if predictor.crop.kind == "face":
+        manifest = faces.cropped_manifest(manifest, predictor.crop, detections)
+    return evaluation.predict_proba(predictor.model, manifest, predictor.image_size, predictor.preprocess,
+                                    flip=predictor.flip)
+
+
 def predict_images(
     run_dir: str | os.PathLike[str],
     images: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
@@ -432,8 +474,10 @@ def predict_images(
         face was kept / why the whole photo was used; '' otherwise); ``n_faces`` and the subject
         face's box ``box_x``, ``box_y``, ``box_w``, ``box_h`` in pixels of the photo (NaN for the
         study recipe, no face, or an error); then ``top1, p1, ..., top<k>, p<k>``: identities and
-        their probabilities, most likely first (ties: lower label first), ``None``/NaN on errors.
-        ``attrs`` holds ``model``, ``model_path``, ``description``, ``note`` and ``class_names``.
+        their probabilities, most likely first (ties: lower label first), ``None``/NaN on errors;
+        last ``answer``: ``top1``, or :data:`NONE_OF_THESE` when the run has a rejection threshold
+        for this model (notebook 08) and ``p1`` is at or below it. ``attrs`` holds ``model``,
+        ``model_path``, ``description``, ``note``, ``rejection_threshold`` and ``class_names``.
 
     Raises
     ------
@@ -461,6 +505,8 @@ def format_row(row: pd.Series | dict, top: int | None = None) -> str:
         parts.append(f"{row[f'top{k}']} {float(row[f'p{k}']):.3f}")
         k += 1
     line = f"{row['file']}: {', '.join(parts)}"
+    if row.get("answer") == NONE_OF_THESE:
+        line = f"{row['file']}: {NONE_OF_THESE} (top: {', '.join(parts)})"
     if row["status"] == STATUS_NO_FACE:
         line += "  [no face found: whole photo used]"
     elif isinstance(row.get("n_faces"), (int, float)) and not math.isnan(row["n_faces"]) and row["n_faces"] > 1:

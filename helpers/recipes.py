@@ -171,6 +171,23 @@ def fresh_classifier(recipe: Recipe, n_classes: int, seed: int = config.SEED):
     return hm.build_classifier(int(n_classes), backbone=recipe.backbone)
 
 
+def store_views(recipe: Recipe, data: pd.DataFrame, *, seed: int = config.SEED,
+                cache_dir: str | os.PathLike[str] | None = None, progress: bool = True) -> list:
+    """Extract the stored views of both of ``recipe``'s phases in one pass
+    (:func:`helpers.training.cache_views_of_both_phases`), so that its phase 1, wherever it is
+    trained, and its phase 2 load them. ``data`` as for :func:`train_recipe`. Returns the two
+    :class:`helpers.views.ViewCache`; a recipe without views or without phase 2 has nothing to
+    share and raises ``ValueError``."""
+    if not recipe.views or not recipe.phase2:
+        raise ValueError("store_views is for a recipe with views and phase 2: "
+                         f"this one has views={recipe.views}, phase2={recipe.phase2}")
+    spec = recipe.spec
+    return training.cache_views_of_both_phases(
+        fresh_classifier(recipe, int(data["label"].nunique()), seed), data, image_size=spec.input_size,
+        preprocess=spec.preprocess, views=recipe.views, seed=seed, n_unfreeze=recipe.n_unfreeze,
+        cache_dir=cache_dir, progress=progress)
+
+
 def train_recipe(
     recipe: Recipe,
     data: pd.DataFrame,
@@ -200,6 +217,8 @@ def train_recipe(
     epochs = epochs or (recipe.phase1_epochs, recipe.phase2_epochs)
     common = {"image_size": spec.input_size, "preprocess": spec.preprocess, "seed": seed,
               "views": views, "cache_dir": cache_dir, "progress": progress}
+    if views and recipe.phase2:  # both phases read the same views: one pass stores both
+        store_views(recipe, data, seed=seed, cache_dir=cache_dir, progress=progress)
     model = fresh_classifier(recipe, n_classes, seed)
     phase1_folder = Path(phase1_folder) if phase1_folder is not None else folder / "phase1"
     phase1 = training.train_phase(model, data, 1, phase1_folder, epochs=epochs[0],

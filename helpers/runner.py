@@ -113,6 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[config.ENV_RUN_DIR] = str(run_dir)  # inherited by the kernels
         targets = [run_dir / nb.name for nb in notebooks]
         where = str(run_dir)
+    from helpers import data  # noqa: PLC0415 - only a run needs the loaders
+
+    try:  # one plain line before any notebook starts, instead of a traceback from notebook 01
+        data.load_default()
+    except data.DataNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     source = f"VGGFace2 at {config.data_dir()}" if config.data_dir() else "LFW top-5 (CELEB_DATA_DIR unset)"
     print(f"data: {source}\nbackbone: {config.backbone_name()}\noutput: {where}", flush=True)
     total = time.perf_counter()

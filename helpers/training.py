@@ -186,13 +186,53 @@ def prepare_phase(model: keras.Model, phase: int, n_unfreeze: int = config.UNFRE
     if phase == 1:
         hm.freeze_base(model)
         pool, dense, output = (model.get_layer(n) for n in hm.HEAD_LAYER_NAMES)
-        frozen = keras.Model(model.inputs[0], pool.output, name=f"{model.name}_frozen")
+        frozen = _pooled_part(model)
         features = keras.Input(shape=tuple(pool.output.shape[1:]), name="head_pool_features")
         top = keras.Model(features, output(dense(features)), name=f"{model.name}_top")
         return PhaseParts(model, 1, frozen, top, [pool.name])
     hm.unfreeze_last(model, n_unfreeze)
     frozen, top = hm.split_at_boundary(model)
     return PhaseParts(model, 2, frozen, top, [b.layer for b in hm.trainable_boundary(model)])
+
+
+def _pooled_part(model: keras.Model) -> keras.Model:
+    """Phase 1's frozen part: the model's input -> the head's pooled vector."""
+    pool = model.get_layer(hm.HEAD_LAYER_NAMES[0])
+    return import_keras().Model(model.inputs[0], pool.output, name=f"{model.name}_frozen")
+
+
+def cache_views_of_both_phases(
+    model: keras.Model,
+    data: pd.DataFrame,
+    *,
+    image_size: int,
+    preprocess: Callable | None,
+    views: int | ViewSpec,
+    seed: int = config.SEED,
+    n_unfreeze: int = config.UNFREEZE_LAST,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> list:
+    """Store the views that phase 1 and phase 2 of :func:`train_phase` will read, in one pass.
+
+    Phase 1 stores each view's pooled vector, phase 2 the tensors entering the last
+    ``n_unfreeze`` layers; both come from the same augmented images going through the same
+    first layers, so :func:`helpers.views.cached_views_together` computes them together.
+    The later ``train_phase(..., views=...)`` calls then load them (same keys). ``model`` is
+    a classifier holding the weights both phases start their frozen part from (a fresh
+    one: phase 1 does not change the base); its trainable flags are changed, so pass one
+    that is not being trained. Returns the two :class:`helpers.views.ViewCache` (phase 1's,
+    phase 2's).
+    """
+    from helpers import views as hv  # noqa: PLC0415 - TF-heavy
+
+    spec = hv.as_view_spec(views, seed)
+    if spec is None:
+        raise ValueError("views must be K >= 1 or a ViewSpec: without views there is nothing to store")
+    train, _ = _check_data(data)
+    phase2_frozen = prepare_phase(model, 2, n_unfreeze).frozen
+    return hv.cached_views_together([_pooled_part(model), phase2_frozen], train, image_size, preprocess,
+                                    spec, cache_dir=cache_dir, progress=progress)
 
 
 # --------------------------------------------------------------------------------------

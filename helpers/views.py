@@ -488,18 +488,40 @@ def _remove_abandoned_builds(root: Path, key: str) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _extract_views(tmp: Path, frozen: keras.Model, manifest: pd.DataFrame, image_size: int,
-                   preprocess: Callable | None, spec: ViewSpec, batch_size: int,
-                   progress: bool) -> dict[str, Any]:
-    """Write every view's features into ``tmp``; return the meta (without ``files``)."""
+def _joint(frozens: Sequence[keras.Model]) -> tuple[keras.Model, list[slice]]:
+    """One model computing every output of ``frozens`` (which must share their input
+    tensor), and the slice of its outputs that belongs to each."""
+    keras = import_keras()
+    first = frozens[0].inputs
+    if any(len(f.inputs) != 1 or f.inputs[0] is not first[0] for f in frozens):
+        raise ValueError("the frozen parts must be cut from one model and share its single input "
+                         "(e.g. helpers.training.prepare_phase on the same classifier)")
+    outputs, slices = [], []
+    for f in frozens:
+        slices.append(slice(len(outputs), len(outputs) + len(f.outputs)))
+        outputs.extend(f.outputs)
+    if len(frozens) == 1:
+        return frozens[0], slices
+    return keras.Model(first[0], outputs, name="frozen_parts"), slices
+
+
+def _extract_views(tmps: Sequence[Path], frozens: Sequence[keras.Model], manifest: pd.DataFrame,
+                   image_size: int, preprocess: Callable | None, spec: ViewSpec, batch_size: int,
+                   progress: bool) -> list[dict[str, Any]]:
+    """Write every view's features of ``frozens[i]`` into ``tmps[i]``, in one pass over the
+    images and the shared layers; return each folder's meta (without ``files``)."""
 
     tf = import_tensorflow()
-    run = tf.function(lambda x: frozen(x, training=False), reduce_retracing=True)
-    shapes = [tuple(int(d) for d in t.shape[1:]) for t in frozen.outputs]
+    joint, slices = _joint(frozens)
+    run = tf.function(lambda x: joint(x, training=False), reduce_retracing=True)
     n = len(manifest)
-    maps = [[np.lib.format.open_memmap(tmp / view_file_name(v, j), mode="w+", dtype=spec.dtype,
-                                       shape=(n, *shape)) for j, shape in enumerate(shapes)]
-            for v in range(spec.views)]
+    shapes = [[tuple(int(d) for d in t.shape[1:]) for t in f.outputs] for f in frozens]
+    # maps[v][k]: view v's k-th output of the joint model, in the folder of its frozen part
+    maps: list[list[np.ndarray]] = [[] for _ in range(spec.views)]
+    for tmp, part_shapes in zip(tmps, shapes, strict=True):
+        for v in range(spec.views):
+            maps[v].extend(np.lib.format.open_memmap(tmp / view_file_name(v, j), mode="w+", dtype=spec.dtype,
+                                                     shape=(n, *shape)) for j, shape in enumerate(part_shapes))
     augmenter = ViewAugmenter(spec)
     shas = manifest["sha256"].astype(str).to_numpy()
     bar = progress_bar(total=n * spec.views, unit="view", desc=f"{spec.views} views", enabled=progress,
@@ -512,20 +534,34 @@ def _extract_views(tmp: Path, frozen: keras.Model, manifest: pd.DataFrame, image
                 x = augmenter(images, shas[start:stop], [v] * len(images))
                 x = np.asarray(preprocess(x) if preprocess is not None else x, dtype=np.float32)
                 out = run(x)
-                for j, values in enumerate(out if isinstance(out, (list, tuple)) else [out]):
+                for k, values in enumerate(out if isinstance(out, (list, tuple)) else [out]):
                     stored = np.asarray(values, dtype=np.float32).astype(spec.dtype)
                     if not np.isfinite(stored).all():
                         raise ValueError(f"view features overflow {spec.dtype}: use dtype='float32'")
-                    maps[v][j][start:stop] = stored
+                    maps[v][k][start:stop] = stored
                 bar.update(len(images))
             start = stop
     for view in maps:
         for array in view:
             array.flush()
-    del maps  # closes the files before the folder is renamed
-    return {"version": VIEW_CACHE_VERSION, "rows": n, "views": spec.views, "dtype": spec.dtype,
-            "shapes": [list(s) for s in shapes], "spec": spec.describe(),
-            "sha256": [str(s) for s in shas]}
+    del maps  # closes the files before the folders are renamed
+    return [{"version": VIEW_CACHE_VERSION, "rows": n, "views": spec.views, "dtype": spec.dtype,
+             "shapes": [list(s) for s in part_shapes], "spec": spec.describe(),
+             "sha256": [str(s) for s in shas]} for part_shapes in shapes]
+
+
+def _publish(tmp: Path, folder: Path, meta: dict[str, Any], key: str, manifest: pd.DataFrame,
+             spec: ViewSpec) -> None:
+    """Seal a filled temporary folder (checksums, meta) and rename it to ``folder``."""
+    meta.update(key=key, files={p.name: files.sha256_file(p) for p in sorted(tmp.glob("*.npy"))})
+    files.write_text_atomically(tmp / _META, json.dumps(meta))
+    if folder.exists():
+        shutil.rmtree(folder)  # an unusable one, found before extracting
+    try:
+        os.replace(tmp, folder)
+    except OSError:  # another process finished the same cache first: use it if whole
+        if _read_view_cache(folder, key, manifest, spec)[0] is None:
+            raise
 
 
 def cached_views(
@@ -555,43 +591,77 @@ def cached_views(
     ViewCache
         The arrays, memory-mapped read-only, and a :class:`helpers.training.CacheInfo`.
     """
+    return cached_views_together([frozen], manifest, image_size, preprocess, spec, cache_dir,
+                                 batch_size, progress)[0]
+
+
+def cached_views_together(
+    frozens: Sequence[keras.Model],
+    manifest: pd.DataFrame,
+    image_size: int,
+    preprocess: Callable | None,
+    spec: ViewSpec,
+    cache_dir: str | os.PathLike[str] | None = None,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> list[ViewCache]:
+    """:func:`cached_views` of several frozen parts of one model, extracted in one pass.
+
+    Phase 1 stores the pooled vector and phase 2 the tensors entering the last 63 layers;
+    both are computed by the same augmented images going through the same first layers.
+    Given both frozen parts (cut from one classifier, so they share its input), the views
+    are drawn and sent through the network once and each part's features land in its own
+    cache folder, under the key :func:`cached_views` would use: a later
+    ``cached_views(part, ...)`` loads them. Parts already cached are loaded, not recomputed.
+    """
     from helpers.training import CacheInfo  # noqa: PLC0415 - training imports this module
 
     if "sha256" not in manifest.columns or "path" not in manifest.columns or manifest.empty:
         raise ValueError("manifest must be non-empty and have 'path' and 'sha256' columns")
+    frozens = list(frozens)
+    if not frozens:
+        raise ValueError("pass at least one frozen part")
     spec = _resolved(spec)
     start = time.perf_counter()
-    key = view_cache_key(frozen, manifest, image_size, preprocess, spec)
     root = (Path(cache_dir) if cache_dir is not None else config.cache_dir()) / "views"
-    folder = root / key
-    reason = ""
-    if folder.exists():
-        arrays, reason = _read_view_cache(folder, key, manifest, spec)
-        if arrays is not None:
-            return ViewCache(arrays, CacheInfo(folder, key, "loaded", time.perf_counter() - start), spec)
-        warnings.warn(f"view cache {key[:16]}... not used: {reason}; rebuilding it", stacklevel=2)
+    found: list[ViewCache | None] = []
+    todo: list[tuple[int, str, str]] = []  # (part, key, why the folder found was not used)
+    for i, frozen in enumerate(frozens):
+        key = view_cache_key(frozen, manifest, image_size, preprocess, spec)
+        reason = ""
+        if (root / key).exists():
+            arrays, reason = _read_view_cache(root / key, key, manifest, spec)
+            if arrays is not None:
+                found.append(ViewCache(arrays, CacheInfo(root / key, key, "loaded",
+                                                         time.perf_counter() - start), spec))
+                continue
+            warnings.warn(f"view cache {key[:16]}... not used: {reason}; rebuilding it", stacklevel=3)
+        found.append(None)
+        todo.append((i, key, reason))
+    if not todo:
+        return found  # type: ignore[return-value]
     root.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned_builds(root, key)
-    tmp = root / f".{key}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
-    tmp.mkdir()
+    tmps = []
     try:
-        meta = _extract_views(tmp, frozen, manifest, image_size, preprocess, spec, batch_size, progress)
-        meta.update(key=key, files={p.name: files.sha256_file(p) for p in sorted(tmp.glob("*.npy"))})
-        files.write_text_atomically(tmp / _META, json.dumps(meta))
-        if folder.exists():
-            shutil.rmtree(folder)  # the unusable one found above
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # another process finished the same cache first: use it if whole
-            if _read_view_cache(folder, key, manifest, spec)[0] is None:
-                raise
+        for _, key, _ in todo:
+            _remove_abandoned_builds(root, key)
+            tmps.append(root / f".{key}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+            tmps[-1].mkdir()
+        metas = _extract_views(tmps, [frozens[i] for i, _, _ in todo], manifest, image_size, preprocess,
+                               spec, batch_size, progress)
+        for tmp, meta, (_, key, _) in zip(tmps, metas, todo, strict=True):
+            _publish(tmp, root / key, meta, key, manifest, spec)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    arrays, why = _read_view_cache(folder, key, manifest, spec)
-    if arrays is None:  # pragma: no cover - only if the disk changes under us
-        raise RuntimeError(f"the view cache just written in {folder} does not read back: {why}")
-    status = "rebuilt" if reason else "built"
-    return ViewCache(arrays, CacheInfo(folder, key, status, time.perf_counter() - start, reason), spec)
+        for tmp in tmps:
+            shutil.rmtree(tmp, ignore_errors=True)
+    seconds = time.perf_counter() - start
+    for i, key, reason in todo:
+        arrays, why = _read_view_cache(root / key, key, manifest, spec)
+        if arrays is None:  # pragma: no cover - only if the disk changes under us
+            raise RuntimeError(f"the view cache just written in {root / key} does not read back: {why}")
+        status = "rebuilt" if reason else "built"
+        found[i] = ViewCache(arrays, CacheInfo(root / key, key, status, seconds, reason), spec)
+    return found  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------------------

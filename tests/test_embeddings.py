@@ -11,6 +11,7 @@ import sys
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from helpers import config, data, embeddings, faces
@@ -402,3 +403,19 @@ def test_real_photos_of_one_identity_are_closer(isolated_env):
     same = labels[:, None] == labels[None]
     off_diagonal = ~np.eye(len(X), dtype=bool)
     assert distances[same & off_diagonal].mean() < distances[~same].mean()
+
+
+def test_score_split_fits_on_train_chooses_on_val_and_scores_test_once():
+    X, y = clusters(n_per_class=10, seed=0)
+    split = pd.DataFrame({"label": y, "split": (["train"] * 6 + ["val"] * 2 + ["test"] * 2) * 3})
+    flipped = X.copy()
+    flipped[split["split"] == "test"] = X[0]  # every test descriptor is class 0's: 2 of 6 right
+    result = embeddings.score_split(flipped, split)
+    assert result == {"classifier": "logistic regression C=0.1", "val images right": 6, "val images": 6,
+                      "test images right": 2, "test images": 6}
+    with pytest.raises(ValueError, match="'split' and 'label' columns"):
+        embeddings.score_split(X, split.drop(columns="split"))
+    with pytest.raises(ValueError, match="X has 29 rows but split 30"):
+        embeddings.score_split(X[1:], split)
+    with pytest.raises(ValueError, match="no test rows"):
+        embeddings.score_split(X, split.replace({"split": {"test": "train"}}))

@@ -388,6 +388,26 @@ def test_add_chosen_recipe_moves_the_study_recipe_aside(table, tmp_path):
         evaluation.add_chosen_recipe(path, accuracy=1.0, report=report.drop(columns="recall"), recipe={})
 
 
+def test_add_metrics_adds_keys_and_keeps_the_owned_ones(table, tmp_path):
+    path = _write(tmp_path / "metrics.json", table)
+    before = evaluation.read_metrics(path)
+    evaluation.add_metrics(path, {"embedding_test_accuracy": 0.977654,
+                                  "seed_spread": {"embedding": {"mean": 0.97123456, "std": 0.01, "n": 5}}})
+    metrics = evaluation.read_metrics(path)
+    assert metrics["embedding_test_accuracy"] == 0.9777
+    assert metrics["seed_spread"] == {"embedding": {"mean": 0.9712, "std": 0.01, "n": 5}}
+    assert {k: metrics[k] for k in before} == before
+    evaluation.add_metrics(path, {"embedding_test_accuracy": 0.5, "seed_spread": {"x": {"std": float("nan")}}})
+    again = evaluation.read_metrics(path)  # run again: replaced; NaN written as null, valid JSON
+    assert again["embedding_test_accuracy"] == 0.5 and again["seed_spread"] == {"x": {"std": None}}
+    assert "NaN" not in path.read_text()
+    with pytest.raises(ValueError, match="belong to notebooks 06-07"):
+        evaluation.add_metrics(path, {"test_accuracy": 1.0})
+    with pytest.raises(ValueError, match="entries is empty"):
+        evaluation.add_metrics(path, {})
+    assert os.listdir(tmp_path) == ["metrics.json"]
+
+
 def test_log_loss_is_sklearns_on_the_probability_columns(table):
     from sklearn.metrics import log_loss
 

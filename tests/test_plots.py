@@ -169,6 +169,26 @@ def test_training_curves_mark_the_phase_change(tmp_path):
     plt.close("all")
 
 
+def test_training_curves_from_the_checkpoint_phase_2_started_from(tmp_path):
+    history = _history(epochs=5)
+    fig = plots.training_curves(history, "accuracy", start_epoch=2)
+    ax = fig.axes[0]
+    # per metric: phase 1 kept, phase 1 not kept (faint), phase 2 from the checkpoint; then the line and marker
+    assert len(ax.lines) == 3 * 2 + 2
+    phase2 = ax.lines[2]
+    assert list(phase2.get_xdata()) == [2, 3, 4, 5, 6, 7]  # starts at the checkpoint, epoch 2
+    assert ax.lines[1].get_alpha() == 0.3 and list(ax.lines[1].get_xdata()) == [2, 3, 4, 5]
+    assert ax.lines[-1].get_xdata()[0] == 2 and "phase-1 epoch 2" in ax.lines[-1].get_label()
+    low, high = ax.get_ylim()
+    assert 0.35 < low < 0.4 and 0.5 < high <= 1.005  # zoomed to the values (0.4 and 0.5)
+    assert plots.save_figure(fig, "from_checkpoint", tmp_path).exists()
+    with pytest.raises(ValueError, match="not an epoch of phase 1"):
+        plots.training_curves(history, "accuracy", start_epoch=9)
+    with pytest.raises(ValueError, match="lacks columns"):
+        plots.training_curves(history.drop(columns="phase_epoch"), "accuracy", start_epoch=2)
+    plt.close("all")
+
+
 def test_training_curves_bad_input():
     with pytest.raises(ValueError, match="lacks columns"):
         plots.training_curves(_history(), "auc")
@@ -183,6 +203,13 @@ def test_compare_histories_one_panel_per_metric_one_line_per_run():
         plots.compare_histories({})
     with pytest.raises(ValueError, match="lacks columns"):
         plots.compare_histories({"a": _history()}, metrics=("val_auc",))
+    marked = plots.compare_histories({"a": _history(), "b": _history()}, selected=("b", 2))
+    assert all(ax.lines[-1].get_label() == "kept: epoch 2" and ax.lines[-1].get_xdata()[0] == 2
+               for ax in marked.axes)
+    with pytest.raises(ValueError, match="must name a run"):
+        plots.compare_histories({"a": _history()}, selected=("c", 2))
+    with pytest.raises(ValueError, match="must name a run"):
+        plots.compare_histories({"a": _history()}, selected=("a", 99))
     plt.close("all")
 
 
@@ -263,3 +290,30 @@ def test_ablation_bars_marks_the_chosen_row_and_bad_input(tmp_path):
         plots.ablation_bars(table.drop(columns="best val loss"))
     with pytest.raises(ValueError, match="empty"):
         plots.ablation_bars(table.iloc[:0])
+
+
+def test_image_gallery_captions_and_bad_input(tmp_path):
+    images = [np.full((20, 30, 3), 40 * k, np.uint8) for k in range(5)]
+    fig = plots.image_gallery(images, [f"image {k}\nline 2" for k in range(5)], columns=2, title="demo")
+    assert len(fig.axes) == 6 and fig.axes[0].get_title() == "image 0\nline 2"
+    assert not fig.axes[5].images  # the empty cell of the last row
+    assert plots.save_figure(fig, "gallery", tmp_path).exists()
+    with pytest.raises(ValueError, match="at least one image"):
+        plots.image_gallery([], [])
+    with pytest.raises(ValueError, match="one caption per image"):
+        plots.image_gallery(images, ["a"])
+    with pytest.raises(ValueError, match="columns must be a positive integer"):
+        plots.image_gallery(images, ["a"] * 5, columns=0)
+
+
+def test_distance_histogram_marks_and_counts_the_threshold(tmp_path):
+    fig = plots.distance_histogram(np.array([0.1, 0.15, 0.4, 0.5, 0.6]), threshold=0.2)
+    ax = fig.axes[0]
+    assert ax.get_legend().get_texts()[0].get_text() == "threshold 0.2: 2 of 5 below"
+    assert ax.get_xlim()[0] == 0
+    for bad, match in (([], "non-empty"), ([0.1, np.nan], "finite"), ([[0.1]], "1-D")):
+        with pytest.raises(ValueError, match=match):
+            plots.distance_histogram(np.array(bad), threshold=0.2)
+    with pytest.raises(ValueError, match="threshold must be a positive number"):
+        plots.distance_histogram(np.array([0.1]), threshold=0)
+

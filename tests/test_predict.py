@@ -122,7 +122,8 @@ def test_class_names_come_from_split_in_label_order(run):
 
 def test_top3_is_ordered_and_matches_predict_proba(run, photos):
     table = predict.predict_images(run, photos, model="study")
-    assert list(table.columns) == [*predict.COLUMNS, "top1", "p1", "top2", "p2", "top3", "p3"]
+    assert list(table.columns) == [*predict.COLUMNS, "top1", "p1", "top2", "p2", "top3", "p3", "answer"]
+    assert table["answer"].tolist() == table["top1"].tolist()  # no rejection threshold in this run
     assert table["file"].tolist() == [str(p) for p in photos]
     assert (table["status"] == "ok").all() and (table["message"] == "").all()
     p = table[["p1", "p2", "p3"]].to_numpy(dtype=float)
@@ -255,6 +256,48 @@ def test_default_is_the_chosen_recipe_on_the_subjects_face(run, tmp_path, fake_d
     np.testing.assert_allclose(table["p1"].to_numpy(float), expected.max(axis=1), rtol=1e-5)
     whole = predict.predict_images(run, [one], model="study")
     assert whole.loc[0, "p1"] != pytest.approx(table.loc[0, "p1"])  # another model, another input
+
+
+def test_manifest_proba_is_what_predict_files_ranks(run, tmp_path, fake_detector):
+    files = [write_photo(tmp_path / "one.jpg", ONE_FACE_SIZE, seed=1),
+             write_photo(tmp_path / "none.jpg", NO_FACE_SIZE, seed=2)]
+    manifest = pd.DataFrame({"path": [str(f) for f in files], "relpath": ["one.jpg", "none.jpg"],
+                             "sha256": [files_sha(f) for f in files]})
+    for name in predict.MODEL_CHOICES:
+        predictor = predict.load_predictor(run, name)
+        proba = predict.manifest_proba(predictor, manifest)
+        assert proba.shape == (2, len(NAMES))
+        ranked = predict.predict_files(predictor, files, top=len(NAMES))
+        np.testing.assert_allclose(ranked["p1"].to_numpy(float), proba.max(axis=1), rtol=1e-5)
+        assert ranked["top1"].tolist() == [NAMES[k] for k in proba.argmax(axis=1)]
+
+
+def files_sha(path: Path) -> str:
+    from helpers import files as hf
+
+    return hf.sha256_file(path)
+
+
+def test_the_rejection_threshold_of_notebook_08_answers_none_of_these(run, photos, fake_detector, capsys):
+    metrics_path = run / "figures" / config.METRICS_FILE
+    metrics = json.loads(metrics_path.read_text())
+    probabilities = predict.predict_images(run, photos, model="chosen")["p1"].to_numpy(float)
+    cut = float(np.sort(probabilities)[0])  # at the lowest top probability: that photo is rejected
+    metrics["rejection_thresholds"] = {"chosen": cut}
+    metrics_path.write_text(json.dumps(metrics))
+    table = predict.predict_images(run, photos, model="chosen")
+    assert table.attrs["rejection_threshold"] == cut
+    rejected = table["p1"].to_numpy(float) <= cut
+    assert rejected.sum() >= 1 and not rejected.all()
+    assert (table.loc[rejected, "answer"] == predict.NONE_OF_THESE).all()
+    assert (table.loc[~rejected, "answer"] == table.loc[~rejected, "top1"]).all()
+    assert predict.format_row(table[rejected].iloc[0]).split(": ", 1)[1].startswith("none of these (top: ")
+    study = predict.predict_images(run, photos, model="study")  # no threshold stored for the study recipe
+    assert study.attrs["rejection_threshold"] is None and (study["answer"] == study["top1"]).all()
+    metrics["rejection_thresholds"] = {"chosen": 1.5}
+    metrics_path.write_text(json.dumps(metrics))
+    with pytest.raises(predict.RunFolderError, match=r"rejection_thresholds\['chosen'\] must be a number"):
+        predict.load_predictor(run, "chosen")
 
 
 def test_the_default_falls_back_to_the_study_recipe_and_says_why(run, photos):

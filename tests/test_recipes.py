@@ -79,6 +79,8 @@ def test_train_recipe_fine_tunes_from_phase_1_s_best_checkpoint(tiny_recipes, tm
     assert run.phase2.settings["start_weights"] == training.weights_fingerprint(
         _loaded(run.phase1.best_path))
     assert run.kept is run.phase2
+    # Both phases' views were stored in one pass before phase 1: each phase only loaded them.
+    assert run.phase1.view_cache.status == run.phase2.view_cache.status == "loaded"
     for a, b in zip(weights_of(run.model), weights_of(_loaded(run.phase2.best_path)), strict=True):
         np.testing.assert_array_equal(a, b)
     head_only = recipes.train_recipe(recipes.Recipe(views=2, phase2=False), split, tmp_path / "run",
@@ -97,6 +99,19 @@ def test_train_recipe_reads_phase_1_from_an_ablation_row_s_folder(tiny_recipes, 
     assert run.phase1.folder == row_folder and run.phase1.resumed_from == 50  # read, not retrained
     assert not (tmp_path / "chosen" / "phase1").exists() and len(run.phase2.history) == 2
     assert table.iloc[0]["epochs run"] == 50
+
+
+def test_store_views_needs_views_and_phase_2(tiny_recipes, tmp_path):
+    split = tiny_data(tmp_path / "images")
+    for recipe in (recipes.Recipe(), recipes.Recipe(views=2, phase2=False)):
+        with pytest.raises(ValueError, match="recipe with views and phase 2"):
+            recipes.store_views(recipe, split, cache_dir=tmp_path / "cache", progress=False)
+    stored = recipes.store_views(recipes.Recipe(views=2, n_unfreeze=6), split, cache_dir=tmp_path / "cache",
+                                 progress=False)
+    assert [c.info.status for c in stored] == ["built", "built"]
+    again = recipes.store_views(recipes.Recipe(views=2, n_unfreeze=6), split, cache_dir=tmp_path / "cache",
+                                progress=False)
+    assert [c.info.status for c in again] == ["loaded", "loaded"]
 
 
 def _loaded(path):

@@ -65,3 +65,12 @@ def test_epochs_done_counts_history_rows(tmp_path):
     (tmp_path / "07_chosen" / "phase1" / "history.csv").write_text("epoch,loss\n1,0.5\n")
     assert epochs_done(tmp_path) == {"phase1_adam": 2, "phase2": 0, "07_chosen/phase1": 1}
     assert epochs_done(tmp_path / "missing") == {}
+
+
+def test_main_says_what_to_set_when_there_is_no_data(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CELEB_DATA_DIR", str(tmp_path / "no_such_folder"))
+    monkeypatch.setenv(config.ENV_RUN_DIR, str(tmp_path / "run"))  # main sets it: restored after the test
+    monkeypatch.setattr(runner, "execute_notebook", lambda *args: pytest.fail("a notebook was started"))
+    assert runner.main(["--run-dir", str(tmp_path / "run"), "--only", "01"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "no_such_folder" in err

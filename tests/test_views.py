@@ -161,6 +161,41 @@ def test_view_cache_layout_reuse_and_values(train_rows, tmp_path):
         np.testing.assert_allclose(got, np.asarray(want)[::-1], rtol=1e-5, atol=1e-6)
 
 
+def test_views_of_both_phases_in_one_pass_equal_two_passes(train_rows, tmp_path):
+    model = tiny_classifier()
+    phase2 = training.prepare_phase(model, 2, n_unfreeze=6).frozen
+    phase1 = training._pooled_part(model)  # noqa: SLF001 - the part prepare_phase(model, 1) cuts
+    together = hv.cached_views_together([phase1, phase2], train_rows, IMAGE_SIZE, scale, spec(),
+                                        tmp_path / "one", progress=False)
+    assert [c.info.status for c in together] == ["built", "built"]
+    for frozen, joint in zip((phase1, phase2), together, strict=True):
+        alone = hv.cached_views(frozen, train_rows, IMAGE_SIZE, scale, spec(), tmp_path / "two", progress=False)
+        assert alone.info.key == joint.info.key and alone.info.status == "built"
+        for a, b in zip([x for view in alone.arrays for x in view], [x for view in joint.arrays for x in view],
+                        strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        # What one pass stored is what cached_views, and so train_phase, loads.
+        loaded = hv.cached_views(frozen, train_rows, IMAGE_SIZE, scale, spec(), tmp_path / "one", progress=False)
+        assert loaded.info.status == "loaded" and loaded.info.key == joint.info.key
+    # A part already stored is loaded; only the missing one is extracted.
+    hv.cached_views(phase1, train_rows, IMAGE_SIZE, scale, spec(), tmp_path / "three", progress=False)
+    mixed = hv.cached_views_together([phase1, phase2], train_rows, IMAGE_SIZE, scale, spec(),
+                                     tmp_path / "three", progress=False)
+    assert [c.info.status for c in mixed] == ["loaded", "built"]
+
+
+def test_views_together_bad_input(train_rows, tmp_path):
+    one, other = tiny_classifier(), tiny_classifier()
+    parts = [training._pooled_part(one), training._pooled_part(other)]  # noqa: SLF001
+    with pytest.raises(ValueError, match="cut from one model"):
+        hv.cached_views_together(parts, train_rows, IMAGE_SIZE, scale, spec(), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="at least one frozen part"):
+        hv.cached_views_together([], train_rows, IMAGE_SIZE, scale, spec(), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="nothing to store"):
+        training.cache_views_of_both_phases(one, train_rows.assign(split="train"), image_size=IMAGE_SIZE,
+                                            preprocess=scale, views=0)
+
+
 def test_view_cache_key_covers_every_setting(train_rows):
     parts = training.prepare_phase(tiny_classifier(), 2, n_unfreeze=6)
     base = hv.view_cache_key(parts.frozen, train_rows, IMAGE_SIZE, scale, spec())
