@@ -93,17 +93,64 @@ def class_counts_bar(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def image_size_plot(manifest: pd.DataFrame, input_size: int | None = None) -> plt.Figure:
-    """Scatter of image width × height (pixels), with the network's input size marked."""
+#: Colours and dash patterns of the reference lines of :func:`image_size_plot`, in order.
+_SIZE_LINE_STYLES = (("black", "--"), ("tab:red", ":"), ("tab:purple", "-."), ("tab:brown", (0, (5, 1))))
+
+
+def image_size_plot(
+    manifest: pd.DataFrame, input_size: int | None = None, input_sizes: Mapping[str, int] | None = None
+) -> plt.Figure:
+    """Scatter of image width × height (pixels, log axes), with input sizes marked.
+
+    Parameters
+    ----------
+    manifest : a loader's manifest (columns ``width``, ``height``, ``name``).
+    input_size : one input size, drawn as a dashed vertical and horizontal line labelled
+        ``input <size>px`` (the older form; give ``input_sizes`` to mark several).
+    input_sizes : ordered mapping ``label -> side in pixels``, e.g. ``{"efficientnet_lite0
+        input": 224, "study's InceptionV3 input": 299}``: each size gets its own colour and
+        dash pattern (a vertical and a horizontal line, ``gid`` ``"input size <size>"``)
+        and an entry ``<label> (<size> px)`` in a legend of their own (lower right; the
+        identities' legend is upper left); labels of equal sizes share one line
+        (``"a / b (299 px)"``). At most four sizes.
+
+    Returns
+    -------
+    Figure
+        One axes; an image left of and below a size's lines is smaller than that input on
+        both sides, so the network upsamples it.
+    """
+    if input_size is not None and input_sizes is not None:
+        raise ValueError("give input_size or input_sizes, not both")
+    if input_size is not None:
+        input_sizes = {"input": input_size}
+    marks: dict[int, list[str]] = {}
+    for label, size in (input_sizes or {}).items():
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"input size {label!r} must be a positive integer (pixels), got {size!r}")
+        marks.setdefault(int(size), []).append(str(label))
+    if len(marks) > len(_SIZE_LINE_STYLES):
+        raise ValueError(f"at most {len(_SIZE_LINE_STYLES)} different input sizes, got {len(marks)}")
+    missing = {"width", "height", "name"} - set(manifest.columns)
+    if missing:
+        raise ValueError(f"manifest lacks columns {sorted(missing)}")
     sns = _sns()
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     sns.scatterplot(data=manifest, x="width", y="height", hue="name", s=12, alpha=0.6, ax=ax)
-    if input_size:
-        ax.axvline(input_size, color="grey", ls="--", lw=1)
-        ax.axhline(input_size, color="grey", ls="--", lw=1, label=f"input {input_size}px")
+    for (size, labels), (colour, dashes) in zip(marks.items(), _SIZE_LINE_STYLES, strict=False):
+        text = f"input {size}px" if labels == ["input"] else f"{' / '.join(labels)} ({size} px)"
+        ax.axvline(size, color=colour, ls=dashes, lw=1.2, gid=f"input size {size}")
+        ax.axhline(size, color=colour, ls=dashes, lw=1.2, label=text, gid=f"input size {size}")
     # Log axes: most crops are ~100-400 px but a few are over 2000 px.
     ax.set(title="Image sizes (pixels, log scale)", xscale="log", yscale="log")
-    ax.legend(fontsize=8, loc="upper left")
+    handles, entries = ax.get_legend_handles_labels()
+    is_size = [str(h.get_gid()).startswith("input size") for h in handles]
+    names = ax.legend([h for h, s in zip(handles, is_size, strict=True) if not s],
+                      [t for t, s in zip(entries, is_size, strict=True) if not s], fontsize=9, loc="upper left")
+    if any(is_size):  # the sizes in the corner that the diagonal cloud of points leaves empty
+        ax.add_artist(names)
+        ax.legend([h for h, s in zip(handles, is_size, strict=True) if s],
+                  [t for t, s in zip(entries, is_size, strict=True) if s], fontsize=9, loc="lower right")
     fig.tight_layout()
     return fig
 
@@ -135,6 +182,8 @@ FROZEN_COLOUR = "#b0b0b0"
 TRAINABLE_COLOUR = "#d95f02"
 #: Outline of the blocks that the trainable slice reaches.
 SLICE_EDGE_COLOUR = "#1b4f72"
+#: Font size (points) of the labels at the bars' ends.
+BLOCK_TEXT_SIZE = 9
 
 _REQUIRED = {"block", "params", "trainable_params", "frozen_params", "slice_layers", "layers"}
 
@@ -163,7 +212,9 @@ def plot_model_blocks(
         parameters (BatchNorm statistics included), its coloured part the trainable ones;
         a dark outline marks the blocks that the trainable slice reaches, and the label on
         the right gives ``trainable / total`` parameters (only the total for a fully
-        frozen block) and, for blocks in the slice, their slice layers / all layers.
+        frozen block) and, for blocks in the slice, their slice layers / all layers, in
+        :data:`BLOCK_TEXT_SIZE` points; the x axes (one limit for all panels) reach far
+        enough for every label to end inside them.
     """
     if not phases:
         raise ValueError("phases is empty: give at least one block table")
@@ -199,7 +250,7 @@ def plot_model_blocks(
             )
             if in_slice:
                 text += f"  ({row.slice_layers}/{row.layers} layers)"
-            ax.text(row.params / scale + 0.01 * x_max, pos, text, va="center", fontsize=7.5)
+            ax.text(row.params / scale + 0.01 * x_max, pos, text, va="center", fontsize=BLOCK_TEXT_SIZE)
         total_trainable = int(table["trainable_params"].sum())
         total = int(table["params"].sum())
         ax.set_title(f"{label}\ntrainable {total_trainable:,} of {total:,} parameters", fontsize=10)
@@ -209,11 +260,29 @@ def plot_model_blocks(
     axes[0][0].set_yticks(positions, blocks)
     axes[0][0].invert_yaxis()
     axes[0][0].set_ylabel("block (input at the top)")
-    axes[0][-1].legend(loc="upper right", fontsize=8)
+    axes[0][-1].legend(loc="upper right", fontsize=9)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    _fit_texts_right(fig, list(axes[0]))
     return fig
+
+
+def _fit_texts_right(fig: plt.Figure, axes: list) -> None:
+    """Widen the x axes (all to the same limit) until every text in them ends inside."""
+    get_renderer = getattr(fig.canvas, "get_renderer", None)
+    if get_renderer is None:  # not an Agg canvas: keep the limits
+        return
+    renderer = get_renderer()
+    right = max(ax.get_xlim()[1] for ax in axes)
+    for ax in axes:
+        width = ax.get_window_extent(renderer).width
+        for text in ax.texts:
+            share = text.get_window_extent(renderer).width / width + 0.02  # of the axes' width
+            if share < 0.9:
+                right = max(right, text.get_position()[0] / (1 - share))
+    for ax in axes:
+        ax.set_xlim(0, right)
 
 
 # --- Evaluation (notebook 06) --------------------------------------------------------------
@@ -258,10 +327,45 @@ def confusion_heatmap(confusion: pd.DataFrame, title: str | None = None) -> plt.
     return fig
 
 
+#: Font size (points) of the image titles in the prediction galleries.
+GALLERY_TITLE_SIZE = 10
+
+
+def _check_positive_ints(**values) -> None:
+    for arg, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+
+
+def _path_gallery(paths: list, titles: list[str], columns: int, size: int, suptitle: str) -> plt.Figure:
+    """Images read from ``paths`` in a grid, stretched to ``size × size``, each titled;
+    unused grid cells are removed."""
+    n_cols = min(columns, len(paths))
+    n_rows = math.ceil(len(paths) / n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, squeeze=False, figsize=(3.0 * n_cols, 3.5 * n_rows + 0.5))
+    flat = axes.ravel()
+    for ax, path, title in zip(flat, paths, titles, strict=False):
+        ax.imshow(Image.fromarray(read_rgb(path)).resize((size, size)))
+        ax.set_axis_off()
+        ax.set_title(title, fontsize=GALLERY_TITLE_SIZE)
+    for ax in flat[len(paths):]:
+        fig.delaxes(ax)
+    fig.suptitle(suptitle, fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def _empty_gallery(text: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(4, 1.5))
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=12, transform=ax.transAxes)
+    return fig
+
+
 def misclassified_gallery(
     rows: pd.DataFrame, max_images: int = 12, columns: int = 4, size: int = 112
 ) -> plt.Figure:
-    """The misclassified images, each titled ``true → predicted (conf 0.87)``.
+    """The misclassified images, each titled ``true →`` / ``predicted (conf 0.87)``.
 
     Parameters
     ----------
@@ -274,33 +378,149 @@ def misclassified_gallery(
     Returns
     -------
     Figure
-        One axes per image shown; with no rows, a single empty axes that says
-        "no misclassified images".
+        One axes per image shown (3 × 3.5 inches each, titles at
+        :data:`GALLERY_TITLE_SIZE` points); with no rows, a single empty axes that says
+        "no misclassified images". :func:`prediction_gallery` shows the correct ones.
     """
-    for arg, value in (("max_images", max_images), ("columns", columns), ("size", size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    _check_positive_ints(max_images=max_images, columns=columns, size=size)
     missing = {"path", "name", "predicted_name", "confidence"} - set(rows.columns)
     if missing:
         raise ValueError(f"rows lack columns {sorted(missing)} (see helpers.evaluation.misclassified)")
     if len(rows) == 0:
-        fig, ax = plt.subplots(figsize=(4, 1.5))
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, "no misclassified images", ha="center", va="center", fontsize=12,
-                transform=ax.transAxes)
-        return fig
+        return _empty_gallery("no misclassified images")
     shown = rows.head(max_images)
-    n_cols = min(columns, len(shown))
-    n_rows = math.ceil(len(shown) / n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, squeeze=False, figsize=(2.6 * n_cols, 2.7 * n_rows + 0.4))
+    titles = [f"{r.name} →\n{r.predicted_name} (conf {r.confidence:.2f})" for r in shown.itertuples(index=False)]
+    return _path_gallery(list(shown["path"]), titles, columns, size,
+                         f"Misclassified: {len(shown)} of {len(rows)}, most confident first")
+
+
+#: The orders :func:`prediction_gallery` can pick images in.
+GALLERY_PICKS = ("least confident", "most confident", "random")
+
+
+def prediction_gallery(
+    table: pd.DataFrame, correct: bool = True, pick: str = "least confident", max_images: int = 12,
+    columns: int = 4, size: int = 112, seed: int = config.SEED,
+) -> plt.Figure:
+    """Test images with the model's answer: the correct predictions (or the wrong ones).
+
+    Parameters
+    ----------
+    table : :func:`helpers.evaluation.predictions_table` (columns ``path``, ``name``,
+        ``predicted_name``, ``confidence``, ``correct``).
+    correct : ``True``: the correctly classified images, each titled ``name`` /
+        ``conf 0.87``; ``False``: the misclassified ones, titled as in
+        :func:`misclassified_gallery`.
+    pick : which ``max_images`` to show and in what order: ``"least confident"`` (lowest
+        confidence first: for correct answers, the ones nearest to being wrong),
+        ``"most confident"`` (highest first), or ``"random"`` (a sample drawn with
+        ``DataFrame.sample(random_state=seed)``, shown most confident first). Ties keep the
+        table's order.
+    max_images, columns, size : as in :func:`misclassified_gallery`.
+    seed : the sample's seed when ``pick="random"``.
+
+    Returns
+    -------
+    Figure
+        One axes per image shown; the title says which images of how many; with none to
+        show, a single empty axes that says so.
+    """
+    _check_positive_ints(max_images=max_images, columns=columns, size=size)
+    if not isinstance(correct, (bool, np.bool_)):
+        raise ValueError(f"correct must be True or False, got {correct!r}")
+    if pick not in GALLERY_PICKS:
+        raise ValueError(f"pick must be one of {GALLERY_PICKS}, got {pick!r}")
+    missing = {"path", "name", "predicted_name", "confidence", "correct"} - set(table.columns)
+    if missing:
+        raise ValueError(f"table lacks columns {sorted(missing)} (see helpers.evaluation.predictions_table)")
+    rows = table[table["correct"].astype(bool) == bool(correct)]
+    kind = "correct" if correct else "misclassified"
+    if len(rows) == 0:
+        return _empty_gallery(f"no {kind} images")
+    n = min(max_images, len(rows))
+    if pick == "random":
+        shown = rows.sample(n=n, random_state=seed).sort_values("confidence", ascending=False, kind="stable")
+        what = f"{n} of {len(rows)} drawn at random (seed {seed}), most confident first"
+    else:
+        shown = rows.sort_values("confidence", ascending=pick == "least confident", kind="stable").head(n)
+        what = f"the {n} {pick} of {len(rows)}"
+    if correct:
+        titles = [f"{r.name}\nconf {r.confidence:.2f}" for r in shown.itertuples(index=False)]
+    else:
+        titles = [f"{r.name} →\n{r.predicted_name} (conf {r.confidence:.2f})" for r in shown.itertuples(index=False)]
+    return _path_gallery(list(shown["path"]), titles, columns, size, f"{kind.capitalize()}: {what}")
+
+
+def batch_grid(
+    images, labels, class_names: list[str] | tuple[str, ...], value_range: tuple[float, float] | None = (0, 255),
+    max_images: int | None = None, columns: int = 8, title: str | None = None,
+) -> plt.Figure:
+    """A batch from the input pipeline as pictures, each titled with its identity.
+
+    Parameters
+    ----------
+    images : ``(n, h, w, 3)`` array or tensor (anything ``numpy.asarray`` reads, e.g. the
+        first element of a :func:`helpers.pipeline.make_dataset` batch).
+    labels : ``(n,)`` integer labels, ``0 <= label < len(class_names)``.
+    class_names : the identity of each label, in label order.
+    value_range : ``(low, high)``, the values shown as black and white: the display
+        undoes a linear scaling by mapping ``low..high`` to ``0..1`` (values outside are
+        clipped). ``(0, 255)`` (default) for the pipeline's own batches, which keep pixel
+        values (the backbone's scaling happens later); for a batch after a backbone's
+        ``preprocess``: ``(-1, 1)`` for InceptionV3 (``x / 127.5 - 1``), ``(-127 / 128, 1)``
+        for EfficientNet-Lite (``(x - 127) / 128``, see
+        :func:`helpers.efficientnet_lite.preprocess_efficientnet_lite`). ``None``: rescale
+        each image on its own from its minimum to its maximum (any scaling, but the
+        contrast is stretched, so brightness is not comparable between images).
+    max_images : show the first this many (``None``: the whole batch).
+    columns : images per row of the grid.
+    title : the figure's title (default: how many images, their size and the batch size).
+
+    Returns
+    -------
+    Figure
+        One axes per image shown, titled with its identity's name; unused grid cells are
+        removed.
+    """
+    _check_positive_ints(columns=columns, **({} if max_images is None else {"max_images": max_images}))
+    x = np.asarray(images, dtype=np.float64)
+    if x.ndim != 4 or x.shape[-1] != 3 or x.shape[0] == 0:
+        raise ValueError(f"images must be a non-empty (n, h, w, 3) batch, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("images hold NaN or infinite values")
+    y = np.asarray(labels)
+    if y.shape != (x.shape[0],):
+        raise ValueError(f"give one label per image: {x.shape[0]} images, labels of shape {y.shape}")
+    names = [str(n) for n in class_names]
+    if not np.issubdtype(y.dtype, np.integer) or (len(y) and (y.min() < 0 or y.max() >= len(names))):
+        raise ValueError(f"labels must be integers in 0..{len(names) - 1} (one per class name), "
+                         f"got {sorted(set(y.tolist()))}")
+    if value_range is not None:
+        low, high = (float(v) for v in value_range)
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise ValueError(f"value_range must be (low, high) with low < high, got {value_range!r}")
+    n = len(x) if max_images is None else min(max_images, len(x))
+    shown = x[:n]
+    if value_range is None:
+        lo = shown.min(axis=(1, 2, 3), keepdims=True)
+        span = shown.max(axis=(1, 2, 3), keepdims=True) - lo
+        pictures = (shown - lo) / np.where(span > 0, span, 1.0)
+    else:
+        pictures = np.clip((shown - low) / (high - low), 0.0, 1.0)
+    n_cols = min(columns, n)
+    n_rows = math.ceil(n / n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, squeeze=False, figsize=(1.8 * n_cols, 2.0 * n_rows + 0.5))
     flat = axes.ravel()
-    for ax, row in zip(flat, shown.itertuples(index=False), strict=False):
-        ax.imshow(Image.fromarray(read_rgb(row.path)).resize((size, size)))
+    for ax, picture, label in zip(flat, pictures, y[:n], strict=False):
+        ax.imshow(picture)
         ax.set_axis_off()
-        ax.set_title(f"{row.name} →\n{row.predicted_name} (conf {row.confidence:.2f})", fontsize=8)
-    for ax in flat[len(shown):]:
+        ax.set_title(names[int(label)], fontsize=9)
+    for ax in flat[n:]:
         fig.delaxes(ax)
-    fig.suptitle(f"Misclassified: {len(shown)} of {len(rows)}, most confident first", fontsize=10)
+    shape = f"{x.shape[1]}×{x.shape[2]} px"
+    fig.suptitle(title or (f"The first {n} of a batch of {len(x)} images ({shape}), with their labels"
+                           if n < len(x) else f"A batch of {len(x)} images ({shape}), with their labels"),
+                 fontsize=12)
     fig.tight_layout()
     return fig
 

@@ -49,21 +49,21 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from helpers import config, data, evaluation, faces, splitting, strangers
+from helpers import config, data, evaluation, faces, run_folder, splitting, strangers
 from helpers.backbones import get_spec
 
 #: ``model`` values of :func:`predict_images` (``None``: the chosen recipe when the run has it).
 MODEL_CHOICES: tuple[str, str] = ("chosen", "study")
-#: Files of a run folder read here (relative to the run folder) and the notebooks that make them.
-SPLIT_FILE = "split.csv"
-STUDY_MODEL = "phase2/best.keras"
-CHOSEN_MODEL = "07_chosen/phase2/best.keras"
+#: Files of a run folder read here (relative to the run folder; :mod:`helpers.run_folder` names
+#: them) and the notebooks that make them.
+SPLIT_FILE = run_folder.SPLIT
+STUDY_MODEL = run_folder.STUDY_MODEL
+CHOSEN_MODEL = run_folder.CHOSEN_MODEL
 MAKERS: dict[str, str] = {
-    SPLIT_FILE: "02_splitting",
-    STUDY_MODEL: "05_phase2_finetune",
+    **run_folder.MAKERS,
     config.METRICS_FILE: "06_evaluation (07_closing_the_gap adds the chosen recipe)",
-    CHOSEN_MODEL: "07_closing_the_gap",
 }
+RunFolderError = run_folder.RunFolderError
 #: Values of the ``status`` column: predicted as the recipe intends; predicted on the whole photo
 #: because a face recipe found no face; not predicted (``message`` says why).
 STATUS_OK, STATUS_NO_FACE, STATUS_ERROR = "ok", "no face", "error"
@@ -71,10 +71,6 @@ STATUS_OK, STATUS_NO_FACE, STATUS_ERROR = "ok", "no face", "error"
 NONE_OF_THESE = strangers.NONE_NAME
 #: Fixed columns of :func:`predict_images`; ``top1, p1, ..., top<k>, p<k>`` follow.
 COLUMNS: tuple[str, ...] = ("file", "status", "message", "n_faces", "box_x", "box_y", "box_w", "box_h")
-
-
-class RunFolderError(ValueError):
-    """The run folder cannot give a model: the message names the file and the notebook to run."""
 
 
 @dataclass
@@ -114,10 +110,7 @@ class Predictor:
 
 
 def _missing(run: Path, relpath: str, what: str = "") -> RunFolderError:
-    maker = MAKERS.get(relpath, MAKERS.get(Path(relpath).name, "the notebooks"))
-    return RunFolderError(
-        f"run folder {run} has no {what or relpath}: notebook {maker} makes it "
-        f"(python -m helpers.runner --run-dir {run})")
+    return run_folder.missing(run, relpath, what, makers=MAKERS)
 
 
 def metrics_candidates(run_dir: str | os.PathLike[str]) -> list[Path]:
@@ -160,10 +153,10 @@ def class_names(run_dir: str | os.PathLike[str]) -> list[str]:
         split = splitting.load_split(path, run, check_files=False)
     except (OSError, ValueError) as err:
         raise RunFolderError(f"{err}: run notebook {MAKERS[SPLIT_FILE]} again") from None
-    pairs = split[["label", "name"]].drop_duplicates()
-    if pairs["label"].duplicated().any():
-        raise RunFolderError(f"{path} gives one label several names: run notebook {MAKERS[SPLIT_FILE]} again")
-    return pairs.sort_values("label")["name"].astype(str).tolist()
+    try:
+        return run_folder.class_names_of(split)
+    except ValueError as err:
+        raise RunFolderError(f"{path}: {err}; run notebook {MAKERS[SPLIT_FILE]} again") from None
 
 
 def _spec(backbone: str):

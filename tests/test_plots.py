@@ -47,6 +47,46 @@ def test_plot_functions_return_figures(manifest, tmp_path):
         plots.sample_grid(manifest, per_identity=0)
 
 
+def _legend_texts(ax):
+    """The entries of every legend of ``ax``, in the order the legends were added."""
+    from matplotlib.legend import Legend
+
+    return [t.get_text() for leg in ax.get_children() if isinstance(leg, Legend) for t in leg.get_texts()]
+
+
+def _size_lines(ax):
+    return [line for line in ax.lines if str(line.get_gid()).startswith("input size")]
+
+
+def test_image_size_plot_marks_each_input_size(manifest):
+    one = plots.image_size_plot(manifest, input_size=224).axes[0]
+    assert "input 224px" in _legend_texts(one) and len(_size_lines(one)) == 2  # a vertical and a horizontal line
+    sizes = {"efficientnet_lite0 input": 224, "study's InceptionV3 input": 299}
+    ax = plots.image_size_plot(manifest, input_sizes=sizes).axes[0]
+    texts = _legend_texts(ax)
+    assert texts[-2:] == ["efficientnet_lite0 input (224 px)", "study's InceptionV3 input (299 px)"]
+    assert set(texts[:-2]) == set(manifest["name"])
+    lines = _size_lines(ax)
+    assert [line.get_xdata()[0] for line in lines[::2]] == [224, 299]  # the vertical lines
+    assert lines[0].get_color() != lines[2].get_color()
+    same = plots.image_size_plot(manifest, input_sizes={"a": 299, "b": 299}).axes[0]
+    assert len(_size_lines(same)) == 2 and _legend_texts(same)[-1] == "a / b (299 px)"
+    assert _size_lines(plots.image_size_plot(manifest).axes[0]) == []
+    plt.close("all")
+
+
+def test_image_size_plot_bad_input(manifest):
+    with pytest.raises(ValueError, match="not both"):
+        plots.image_size_plot(manifest, input_size=224, input_sizes={"a": 299})
+    for bad in (0, -5, 22.5, True):
+        with pytest.raises(ValueError, match="must be a positive integer"):
+            plots.image_size_plot(manifest, input_sizes={"a": bad})
+    with pytest.raises(ValueError, match="at most 4"):
+        plots.image_size_plot(manifest, input_sizes={str(k): 100 + k for k in range(5)})
+    with pytest.raises(ValueError, match="lacks columns"):
+        plots.image_size_plot(manifest.drop(columns="width"), input_size=224)
+
+
 def _block_table(trainable):
     return pd.DataFrame({"block": ["stem", "block1", "head"], "layers": [3, 4, 3],
                          "params": [100, 400, 50], "trainable_params": trainable,
@@ -59,6 +99,18 @@ def test_plot_model_blocks_one_panel_per_phase(tmp_path):
                                    "phase 2": _block_table([0, 300, 50])}, title="demo")
     assert len(fig.axes) == 2 and "trainable 350 of 550" in fig.axes[1].get_title()
     assert plots.save_figure(fig, "blocks", tmp_path).is_file()
+
+
+def test_plot_model_blocks_labels_readable_and_inside_the_axes():
+    long = _block_table([0, 0, 50]).assign(params=[100, 400, 1000], frozen_params=[100, 400, 950])
+    fig = plots.plot_model_blocks({"phase 1": long, "phase 2": long})
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        assert ax.texts and all(t.get_fontsize() >= 9 for t in ax.texts)
+        right = ax.get_window_extent(renderer).x1
+        assert all(t.get_window_extent(renderer).x1 <= right for t in ax.texts)  # axis widened to fit
+    assert fig.axes[0].get_xlim() == fig.axes[1].get_xlim()
+    plt.close("all")
 
 
 def test_plot_model_blocks_bad_input():
@@ -107,6 +159,7 @@ def test_misclassified_gallery(manifest, tmp_path):
     first = wrong.iloc[0]
     assert fig.axes[0].get_title() == f"{first['name']} →\n{first['predicted_name']} (conf {first['confidence']:.2f})"
     assert "3 of 3" in fig._suptitle.get_text()
+    assert all(ax.title.get_fontsize() >= 10 for ax in fig.axes)
     small = plots.misclassified_gallery(wrong, max_images=2, columns=4)
     assert len(small.axes) == 2 and "2 of 3" in small._suptitle.get_text()
     assert plots.save_figure(fig, "misclassified", tmp_path).is_file()
@@ -121,6 +174,107 @@ def test_misclassified_gallery_without_mistakes_and_bad_input(manifest):
             plots.misclassified_gallery(empty, **kwargs)
     with pytest.raises(ValueError, match="lack columns"):
         plots.misclassified_gallery(empty.drop(columns="path"))
+
+
+def test_prediction_gallery_correct_least_confident_first(manifest, tmp_path):
+    table = _eval_table(manifest)
+    right = table[table["correct"]]
+    fig = plots.prediction_gallery(table, correct=True, max_images=5, columns=3)
+    assert len(fig.axes) == 5  # 2 x 3 grid, the unused axes removed
+    expected = right.sort_values("confidence", kind="stable").head(5)
+    assert [ax.get_title() for ax in fig.axes] == [f"{r.name}\nconf {r.confidence:.2f}" for r in expected.itertuples()]
+    assert fig._suptitle.get_text() == f"Correct: the 5 least confident of {len(right)}"
+    assert all(ax.title.get_fontsize() >= 10 for ax in fig.axes)
+    assert plots.save_figure(fig, "correct", tmp_path).is_file()
+    most = plots.prediction_gallery(table, pick="most confident", max_images=2)
+    assert [ax.get_title() for ax in most.axes] == [
+        f"{r.name}\nconf {r.confidence:.2f}" for r in right.sort_values("confidence", ascending=False,
+                                                                    kind="stable").head(2).itertuples()]
+    plt.close("all")
+
+
+def test_prediction_gallery_random_is_seeded_and_wrong_ones_match_the_misclassified_gallery(manifest):
+    table = _eval_table(manifest)
+    titles = [[ax.get_title() for ax in plots.prediction_gallery(table, pick="random", max_images=4, seed=s).axes]
+              for s in (0, 0, 1)]
+    assert titles[0] == titles[1] != titles[2]
+    assert "drawn at random (seed 0)" in plots.prediction_gallery(table, pick="random", seed=0)._suptitle.get_text()
+    wrong = plots.prediction_gallery(table, correct=False, pick="most confident")
+    gallery = plots.misclassified_gallery(evaluation.misclassified(table))
+    assert [ax.get_title() for ax in wrong.axes] == [ax.get_title() for ax in gallery.axes]
+    plt.close("all")
+
+
+def test_prediction_gallery_none_to_show_and_bad_input(manifest):
+    table = _eval_table(manifest)
+    empty = plots.prediction_gallery(table[table["correct"]], correct=False)
+    assert len(empty.axes) == 1 and [t.get_text() for t in empty.axes[0].texts] == ["no misclassified images"]
+    with pytest.raises(ValueError, match="pick must be one of"):
+        plots.prediction_gallery(table, pick="least_confident")
+    with pytest.raises(ValueError, match="correct must be True or False"):
+        plots.prediction_gallery(table, correct="yes")
+    with pytest.raises(ValueError, match=r"lacks columns \['correct'\]"):
+        plots.prediction_gallery(table.drop(columns="correct"))
+    for kwargs in ({"max_images": 0}, {"columns": -1}, {"size": 2.5}):
+        with pytest.raises(ValueError, match="positive integer"):
+            plots.prediction_gallery(table, **kwargs)
+
+
+def _batch(n=5, size=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 255, (n, size, size, 3)).astype("float32"), np.arange(n) % 2
+
+
+def test_batch_grid_shows_pixels_with_their_names(tmp_path):
+    images, labels = _batch()
+    fig = plots.batch_grid(images, labels, ["a", "b"], columns=3)
+    assert len(fig.axes) == 5 and [ax.get_title() for ax in fig.axes] == ["a", "b", "a", "b", "a"]
+    assert np.allclose(fig.axes[1].images[0].get_array(), images[1] / 255)  # (0, 255) -> (0, 1)
+    assert fig._suptitle.get_text() == "A batch of 5 images (6×6 px), with their labels"
+    assert all(ax.title.get_fontsize() >= 9 for ax in fig.axes)
+    assert plots.save_figure(fig, "batch", tmp_path).is_file()
+    first = plots.batch_grid(images, labels, ["a", "b"], max_images=2, title="demo")
+    assert len(first.axes) == 2 and first._suptitle.get_text() == "demo"
+    assert "first 2 of a batch of 5" in plots.batch_grid(images, labels, ["a", "b"], max_images=2)._suptitle.get_text()
+    plt.close("all")
+
+
+def test_batch_grid_undoes_the_backbone_scaling():
+    from helpers.efficientnet_lite import preprocess_efficientnet_lite
+
+    images, labels = _batch()
+    images = np.rint(images)
+    raw = plots.batch_grid(images, labels, ["a", "b"]).axes[0].images[0].get_array()
+    lite = plots.batch_grid(preprocess_efficientnet_lite(images), labels, ["a", "b"],
+                            value_range=(-127 / 128, 1.0)).axes[0].images[0].get_array()
+    assert np.abs(lite - raw).max() < 1e-6  # the exact inverse of (x - 127) / 128
+    stretched = plots.batch_grid(images / 1000 + 3, labels, ["a", "b"], value_range=None).axes
+    for ax in stretched:  # min-max per image: each spans 0..1
+        picture = ax.images[0].get_array()
+        assert picture.min() == pytest.approx(0) and picture.max() == pytest.approx(1)
+    flat = plots.batch_grid(np.full((1, 4, 4, 3), 7.0), [0], ["a"], value_range=None).axes[0]
+    assert np.all(flat.images[0].get_array() == 0)  # a constant image does not divide by zero
+    plt.close("all")
+
+
+def test_batch_grid_bad_input():
+    images, labels = _batch()
+    cases = [
+        ((images[0], labels, ["a", "b"]), {}, "non-empty \\(n, h, w, 3\\) batch"),
+        ((images[:0], labels[:0], ["a", "b"]), {}, "non-empty"),
+        ((images[..., :1], labels, ["a", "b"]), {}, "non-empty"),
+        ((images, labels[:3], ["a", "b"]), {}, "one label per image"),
+        ((images, labels + 1, ["a", "b"]), {}, "integers in 0..1"),
+        ((images, labels.astype(float), ["a", "b"]), {}, "integers in 0..1"),
+        ((np.where(images > 100, np.nan, images), labels, ["a", "b"]), {}, "NaN"),
+        ((images, labels, ["a", "b"]), {"value_range": (1, 1)}, "low < high"),
+        ((images, labels, ["a", "b"]), {"value_range": (0, np.inf)}, "low < high"),
+        ((images, labels, ["a", "b"]), {"columns": 0}, "columns must be a positive integer"),
+        ((images, labels, ["a", "b"]), {"max_images": 0}, "max_images must be a positive integer"),
+    ]
+    for args, kwargs, match in cases:
+        with pytest.raises(ValueError, match=match):
+            plots.batch_grid(*args, **kwargs)
 
 
 def _study_like_report(f1):

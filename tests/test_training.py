@@ -421,3 +421,58 @@ def test_label_smoothing_changes_the_loss_and_is_part_of_the_run(split, tmp_path
     assert not np.allclose(plain.history["loss"], smooth.history["loss"])
     with pytest.raises(training.StaleStateError):  # a state without smoothing is not resumed with it
         run(tiny_classifier(), split, 1, tmp_path / "plain", label_smoothing=0.2)
+
+
+def _plain_keras_flags(model, trainable_from: int):
+    """What notebooks 04 and 05 show in plain Keras: layers from ``trainable_from`` on train,
+    BatchNorm stays frozen, and a frozen Dropout is switched off by hand (it has no weights, so
+    ``trainable`` alone would not stop it)."""
+    keras = import_keras()
+    for index, layer in enumerate(model.layers):
+        frozen = index < trainable_from or isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = not frozen
+        if isinstance(layer, keras.layers.Dropout) and frozen:
+            layer.rate = 0.0
+
+
+def test_plain_keras_fit_equals_train_phase(split, tmp_path):
+    """The notebooks' plain freeze / compile / fit, one ``fit`` per epoch over the images in
+    ``epoch_order``, ends where ``train_phase`` ends on both of its paths, in both phases (1e-5).
+    Phase 2 unfreezes the last 5 layers, from the ``Add`` after the Dropout: a Dropout that trains
+    draws its masks from a per-layer seed state the two ways do not share."""
+    from helpers.pipeline import make_dataset
+
+    keras = import_keras()
+    sgd = training.OptimizerSpec("sgd", learning_rate=1e-2, momentum=0.9)  # the study's 1e-4 barely moves
+    trained = {}
+    for path in ("naive", "cached"):
+        model = tiny_classifier()
+        run(model, split, 1, tmp_path / path / "p1", epochs=2, path=path, optimizer=sgd)
+        run(model, split, 2, tmp_path / path / "p2", epochs=2, path=path, n_unfreeze=5, optimizer=sgd)
+        trained[path] = [w.numpy() for w in model.weights]
+
+    train = split[split["split"] == "train"].reset_index(drop=True)
+    plain = None
+    for phase, trainable_from in ((1, -3), (2, -5)):
+        # Phase 2 starts from a new model holding phase 1's weights, as notebook 05 loads phase 1's
+        # checkpoint.
+        fresh = tiny_classifier(clear=plain is None)
+        if plain is not None:
+            fresh.set_weights(plain.get_weights())
+        plain = fresh
+        keras.utils.set_random_seed(42)  # train_phase's default seed (config.SEED)
+        _plain_keras_flags(plain, len(plain.layers) + trainable_from)
+        plain.compile(optimizer=keras.optimizers.SGD(learning_rate=1e-2, momentum=0.9),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        for epoch in range(2):
+            order = training.epoch_order(len(train), 42, phase, epoch)
+            plain.fit(make_dataset(train.iloc[order], IMAGE_SIZE, 4, preprocess=scale), epochs=1, verbose=0)
+    # Weights only (not model.variables): a Dropout's seed counter differs between the ways.
+    ours = [w.numpy() for w in plain.weights]
+    for path in ("naive", "cached"):
+        assert_close(ours, trained[path])
+    # Not vacuous: both phases moved the weights by far more than the tolerance.
+    start = {w.path: w.numpy() for w in tiny_classifier().weights}
+    for name in ("c3/kernel", "head_dense/kernel"):
+        moved = np.abs(dict(zip([w.path for w in plain.weights], ours, strict=True))[name] - start[name]).max()
+        assert moved > 1e-4, name
