@@ -68,6 +68,7 @@ from helpers.efficientnet_lite import (
     preprocess_efficientnet_lite,
     read_lite0_state_dict,
 )
+from helpers.keras_internals import keras_home
 from helpers.pretrained import (
     ChecksumMismatchError,
     WeightsUnavailableError,
@@ -293,9 +294,6 @@ def _keras_download_dir() -> str:
     """Where ``keras.utils.get_file`` caches downloads: Keras' home as fixed when Keras was
     imported (``$KERAS_HOME`` then, else ``~/.keras``), plus ``/models``."""
     try:
-        import_keras()
-        from keras.src.backend.config import keras_home
-
         return os.path.join(keras_home(), "models")
     except Exception:  # pragma: no cover - layout of a future Keras
         return str(keras_cache_dir())

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from helpers import config
+from helpers import keras_internals as ki
 from helpers.tf_quiet import import_keras
 
 if TYPE_CHECKING:  # pragma: no cover - type hints only
@@ -481,21 +482,13 @@ class BoundaryTensor:
     consumers: tuple[str, ...]
 
 
-def _model_nodes(model: keras.Model) -> list[Any]:
-    # The nodes of *this* graph (a layer shared with a sub-model has extra nodes elsewhere).
-    nodes = []
-    for depth in sorted(model._nodes_by_depth, reverse=True):  # noqa: SLF001 - Keras graph map
-        nodes.extend(model._nodes_by_depth[depth])  # noqa: SLF001
-    return nodes
-
-
 def _fan_out(model: keras.Model) -> list[int]:
     """For each layer of ``model.layers``, how many layer calls of this graph read its output."""
     position = {id(layer): index for index, layer in enumerate(model.layers)}
     counts = [0] * len(model.layers)
-    for node in _model_nodes(model):
-        for tensor in node.input_tensors:
-            counts[position[id(tensor._keras_history.operation)]] += 1  # noqa: SLF001
+    for node in ki.graph_nodes(model):
+        for tensor in ki.node_inputs(node):
+            counts[position[id(ki.producing_layer(tensor))]] += 1
     return counts
 
 
@@ -512,13 +505,12 @@ def _boundary(model: keras.Model) -> tuple[list[Any], list[BoundaryTensor]]:
             BoundaryTensor("input", -1, tuple(int(d) for d in t.shape[1:]), ()) for t in inputs
         ]
     found: dict[int, tuple[Any, int, list[str]]] = {}
-    for node in _model_nodes(model):
-        consumer = node.operation
+    for node in ki.graph_nodes(model):
+        consumer = ki.node_layer(node)
         if position.get(id(consumer), -1) < start:
             continue
-        for tensor in node.input_tensors:
-            producer = tensor._keras_history.operation  # noqa: SLF001 - Keras graph history
-            producer_index = position[id(producer)]
+        for tensor in ki.node_inputs(node):
+            producer_index = position[id(ki.producing_layer(tensor))]
             if producer_index < start:
                 entry = found.setdefault(id(tensor), (tensor, producer_index, []))
                 entry[2].append(consumer.name)
@@ -584,14 +576,9 @@ def split_at_boundary(model: keras.Model) -> tuple[keras.Model, keras.Model]:
         new_input = keras.Input(shape=info.shape, dtype=tensor.dtype, name=f"{info.layer}_features")
         computed[id(tensor)] = new_input
         new_inputs.append(new_input)
-    for node in _model_nodes(model):
-        if position[id(node.operation)] < start:
-            continue
-        args, kwargs = node.arguments.fill_in(computed)
-        outputs = node.operation(*args, **kwargs)
-        flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        for old, new in zip(node.outputs, flat, strict=True):
-            computed[id(old)] = new
+    for node in ki.graph_nodes(model):
+        if position[id(ki.node_layer(node))] >= start:
+            ki.replay_node(node, computed)
     top_outputs = [computed[id(t)] for t in model.outputs]
     top = keras.Model(
         new_inputs[0] if len(new_inputs) == 1 else new_inputs,

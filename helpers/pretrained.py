@@ -17,7 +17,7 @@ import numpy as np
 
 from helpers import files
 from helpers.files import sha256_file
-from helpers.tf_quiet import import_keras
+from helpers.keras_internals import keras_home
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; keras is imported lazily and quietly
     import keras
@@ -52,10 +52,7 @@ def keras_cache_dir() -> Path:
     home = os.environ.get("KERAS_HOME", "").strip()
     if not home:
         try:
-            import_keras()  # first, so that TensorFlow's start-up lines stay silenced
-            from keras.src.backend.config import keras_home  # private, but Keras' own rule
-
-            home = keras_home()
+            home = keras_home()  # Keras' own rule
         except Exception:  # pragma: no cover - layout of a future Keras
             home = os.path.join(os.path.expanduser("~"), ".keras")
     return Path(home).expanduser() / "models"

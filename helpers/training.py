@@ -71,6 +71,7 @@ import pandas as pd
 
 from helpers import config, files
 from helpers import model as hm
+from helpers.keras_internals import producing_layer
 from helpers.progress import progress_bar
 from helpers.tf_quiet import import_keras, import_tensorflow
 
@@ -346,8 +347,7 @@ def feature_cache_key(
     keras = import_keras()
     position = {id(layer): index for index, layer in enumerate(frozen.layers)}
     # Layer classes and positions, not names (auto-names change from build to build).
-    boundary = [(position[id(t._keras_history.operation)], tuple(int(d) for d in t.shape[1:]))  # noqa: SLF001
-                for t in frozen.outputs]
+    boundary = [(position[id(producing_layer(t))], tuple(int(d) for d in t.shape[1:])) for t in frozen.outputs]
     payload = {
         "version": CACHE_VERSION,
         "keras": keras.__version__,
