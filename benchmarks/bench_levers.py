@@ -33,13 +33,14 @@ def time_setting(policy: str, batch: int, xla: bool, steps: int) -> tuple[float,
     """(ms per image, warm-up seconds) of the cached phase-2 train step under one setting."""
     keras = import_keras()
     from helpers import training  # noqa: PLC0415 - after Keras is quiet
+    from helpers.boundary import prepare_phase  # noqa: PLC0415
     from helpers.model import build_classifier  # noqa: PLC0415
 
     keras.backend.clear_session()
     keras.mixed_precision.set_global_policy(policy)
     try:
         keras.utils.set_random_seed(0)
-        parts = training.prepare_phase(build_classifier(5, "efficientnet_lite0", weights=None), 2)
+        parts = prepare_phase(build_classifier(5, "efficientnet_lite0", weights=None), 2)
         top = parts.top
         top.compile(optimizer=training.STUDY_OPTIMIZER.build(), loss="sparse_categorical_crossentropy",
                     jit_compile=xla)

@@ -12,7 +12,7 @@ asserts a timing; it is a script, not a test.
 
 **What is timed.** For each backbone (``efficientnet_lite0`` at 224, ``inception_v3`` at
 299; random weights, ``build_classifier(5, backbone, weights=None)``: the arithmetic is the
-same as with ImageNet weights) and each phase (``helpers.training.prepare_phase``), five
+same as with ImageNet weights) and each phase (``helpers.boundary.prepare_phase``), five
 pieces, batch 32, per image:
 
 * naive train step -- ``model.train_on_batch`` of the *full* model on images (what the
@@ -88,7 +88,8 @@ import pandas as pd
 
 from helpers import config, training
 from helpers.backbones import BACKBONES, BackboneSpec
-from helpers.model import build_classifier
+from helpers.boundary import prepare_phase
+from helpers.model import PHASES, build_classifier
 from helpers.tf_quiet import import_keras, import_tensorflow
 
 # --- The study's sizes ---------------------------------------------------------------
@@ -397,7 +398,7 @@ def measure_phase(model: Any, phase: int, images: Any, labels: Any, plan: Plan,
                   log: Callable[[str], None]) -> PhaseResult:
     """Time the five pieces of ``phase`` and count their FLOPs (``model`` is mutated)."""
     tf = import_tensorflow()
-    parts = training.prepare_phase(model, phase)
+    parts = prepare_phase(model, phase)
     sizes = set(plan.train) | set(plan.val) | set(plan.extract) | {BATCH_SIZE}
     x, y = _prefix_batches([images], sizes), _prefix_batches([labels], sizes)
     timings: dict[str, Timing] = {}
@@ -440,7 +441,7 @@ def measure_backbone(name: str, plan: Plan, log: Callable[[str], None]) -> Backb
     model = build_classifier(N_CLASSES, name, weights=None)
     images, labels = synthetic_batch(spec, np.random.default_rng(SEED))
     phases = []
-    for phase in training.PHASES:
+    for phase in PHASES:
         phases.append(measure_phase(model, phase, images, labels, plan,
                                     lambda msg, p=phase: log(f"{name} phase {p}: {msg}")))
     return BackboneResult(name, spec.input_size, phases[0].flops.naive_val, phases)

@@ -11,7 +11,10 @@ One module per concern:
 - :mod:`helpers.pretrained` -- what the backbones share: weight errors, checksums, Keras' cache
 - :mod:`helpers.faces`     -- face detection (MTCNN, cached), the subject's face, crop policies
 - :mod:`helpers.views`     -- stored augmented views of the training images, for the cached path
-- :mod:`helpers.model`     -- the classifier, the two phases' trainable layers, the boundary
+- :mod:`helpers.model`     -- the classifier and the two phases' trainable layers
+- :mod:`helpers.model_tables` -- what trains in a phase, as tables (notebook 03)
+- :mod:`helpers.boundary`  -- where each phase cuts the model into a frozen part and a trainable top
+- :mod:`helpers.keras_internals` -- the private Keras internals used, each behind one function
 - :mod:`helpers.training`  -- the two phases: cached features, checkpoints, resume, history
 - :mod:`helpers.recipes`   -- a whole configuration (crop, backbone, views, both phases) as one value
 - :mod:`helpers.evaluation` -- test predictions, scikit-learn's report, the study side by side

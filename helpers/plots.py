@@ -199,7 +199,7 @@ def plot_model_blocks(
     Parameters
     ----------
     phases : ordered mapping ``panel title -> block table`` (from
-        :func:`helpers.model.block_table`, taken after :func:`~helpers.model.freeze_base`
+        :func:`helpers.model_tables.block_table`, taken after :func:`~helpers.model.freeze_base`
         or :func:`~helpers.model.unfreeze_last`); all tables list the same blocks.
     title : figure title (optional).
     scale, unit : parameters are divided by ``scale`` and labelled in ``unit``

@@ -12,7 +12,7 @@ per image (:func:`cached_features`) and trains only the trainable part on those 
 * phase 1 caches the base's *pooled* features (one vector per image, e.g. 1280 values for
   Lite0) and trains ``Dense(1024) -> Dense(n_classes)``;
 * phase 2 caches every tensor that crosses the frozen/trainable boundary
-  (:func:`helpers.model.trainable_boundary`) and trains the top sub-model, which shares its
+  (:func:`helpers.boundary.trainable_boundary`) and trains the top sub-model, which shares its
   layer objects with the full model, so training it trains the full model.
 
 The *naive* path (``path="naive"``) streams the images through the whole model at every
@@ -70,8 +70,9 @@ import numpy as np
 import pandas as pd
 
 from helpers import config, files
-from helpers import model as hm
+from helpers.boundary import PhaseParts, pooled_part, prepare_phase
 from helpers.keras_internals import producing_layer
+from helpers.model import check_phase
 from helpers.progress import progress_bar
 from helpers.tf_quiet import import_keras, import_tensorflow
 
@@ -84,8 +85,6 @@ if TYPE_CHECKING:  # pragma: no cover - type hints only
 HISTORY_COLUMNS: tuple[str, ...] = (
     "epoch", "phase", "phase_epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds",
 )
-#: The two phases.
-PHASES: tuple[int, int] = (1, 2)
 #: Optimizers :class:`OptimizerSpec` can build.
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 #: Bumped when the feature-cache file layout changes (old files are then rebuilt).
@@ -147,59 +146,8 @@ STUDY_OPTIMIZER = OptimizerSpec("sgd", config.LEARNING_RATE, config.MOMENTUM)
 
 
 # --------------------------------------------------------------------------------------
-# The trainable part of each phase
+# Both phases' views in one pass
 # --------------------------------------------------------------------------------------
-
-
-@dataclass
-class PhaseParts:
-    """A model prepared for one phase and cut where the cached path cuts it.
-
-    ``frozen``: images -> cached features (a list when several tensors cross).
-    ``top``: cached features -> probabilities; shares its layers with ``model``.
-    ``boundary``: names of the frozen layers whose outputs are cached.
-    """
-
-    model: Any
-    phase: int
-    frozen: Any
-    top: Any
-    boundary: list[str]
-
-
-def _check_phase(phase: int) -> int:
-    if phase not in PHASES:
-        raise ValueError(f"phase must be 1 or 2, got {phase!r}")
-    return phase
-
-
-def prepare_phase(model: keras.Model, phase: int, n_unfreeze: int = config.UNFREEZE_LAST) -> PhaseParts:
-    """Set ``model``'s trainable flags for ``phase`` and cut it for the cached path.
-
-    Phase 1 freezes the base (:func:`helpers.model.freeze_base`); its frozen part ends with
-    the head's global average pooling (which has no weights), so one vector per image is
-    cached and the top is ``head_dense -> head_output``. Phase 2 unfreezes the last
-    ``n_unfreeze`` layers (:func:`helpers.model.unfreeze_last`) and cuts at the boundary
-    (:func:`helpers.model.split_at_boundary`). Mutates ``model``.
-    """
-    keras = import_keras()
-    _check_phase(phase)
-    if phase == 1:
-        hm.freeze_base(model)
-        pool, dense, output = (model.get_layer(n) for n in hm.HEAD_LAYER_NAMES)
-        frozen = _pooled_part(model)
-        features = keras.Input(shape=tuple(pool.output.shape[1:]), name="head_pool_features")
-        top = keras.Model(features, output(dense(features)), name=f"{model.name}_top")
-        return PhaseParts(model, 1, frozen, top, [pool.name])
-    hm.unfreeze_last(model, n_unfreeze)
-    frozen, top = hm.split_at_boundary(model)
-    return PhaseParts(model, 2, frozen, top, [b.layer for b in hm.trainable_boundary(model)])
-
-
-def _pooled_part(model: keras.Model) -> keras.Model:
-    """Phase 1's frozen part: the model's input -> the head's pooled vector."""
-    pool = model.get_layer(hm.HEAD_LAYER_NAMES[0])
-    return import_keras().Model(model.inputs[0], pool.output, name=f"{model.name}_frozen")
 
 
 def cache_views_of_both_phases(
@@ -232,7 +180,7 @@ def cache_views_of_both_phases(
         raise ValueError("views must be K >= 1 or a ViewSpec: without views there is nothing to store")
     train, _ = _check_data(data)
     phase2_frozen = prepare_phase(model, 2, n_unfreeze).frozen
-    return hv.cached_views_together([_pooled_part(model), phase2_frozen], train, image_size, preprocess,
+    return hv.cached_views_together([pooled_part(model), phase2_frozen], train, image_size, preprocess,
                                     spec, cache_dir=cache_dir, progress=progress)
 
 
@@ -770,7 +718,7 @@ def train_phase(
     from helpers import views as hv  # noqa: PLC0415 - TF-heavy
 
     keras = import_keras()
-    _check_phase(phase)
+    check_phase(phase)
     epochs = _positive_int("epochs", epochs)
     batch_size = _positive_int("batch_size", batch_size)
     image_size = _positive_int("image_size", image_size)

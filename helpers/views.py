@@ -386,7 +386,7 @@ def cache_size_table(boundaries: dict[str, Sequence[Sequence[int]]], n_images: i
     Parameters
     ----------
     boundaries : name -> the shapes of the tensors cached at the cut (without the batch axis),
-        e.g. ``[b.shape for b in helpers.model.trainable_boundary(model)]``.
+        e.g. ``[b.shape for b in helpers.boundary.trainable_boundary(model)]``.
 
     Returns
     -------
@@ -495,7 +495,7 @@ def _joint(frozens: Sequence[keras.Model]) -> tuple[keras.Model, list[slice]]:
     first = frozens[0].inputs
     if any(len(f.inputs) != 1 or f.inputs[0] is not first[0] for f in frozens):
         raise ValueError("the frozen parts must be cut from one model and share its single input "
-                         "(e.g. helpers.training.prepare_phase on the same classifier)")
+                         "(e.g. helpers.boundary.prepare_phase on the same classifier)")
     outputs, slices = [], []
     for f in frozens:
         slices.append(slice(len(outputs), len(outputs) + len(f.outputs)))

@@ -87,7 +87,8 @@ def test_replay_node_rebuilds_the_graph(keras, tiny):
                 ki.replay_node(node, computed)
         rebuilt = keras.Model(fresh, computed[id(tiny.outputs[0])])
     assert [layer.name for layer in rebuilt.layers[1:]] == ["a", "b", "c", "add"]
-    assert all(rebuilt.get_layer(n) is tiny.get_layer(n) for n in ("a", "b", "c", "add")), "same layer objects"
+    same = all(rebuilt.get_layer(n) is tiny.get_layer(n) for n in ("a", "b", "c", "add"))
+    assert same, "replay_node must reuse the layer objects"
     x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
     np.testing.assert_array_equal(rebuilt.predict(x, verbose=0), tiny.predict(x, verbose=0))
 

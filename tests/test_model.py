@@ -1,4 +1,5 @@
-"""Tests of helpers.model: the flat classifier, the study's two phases, the boundary split.
+"""Tests of helpers.model (the flat classifier, the study's two phases), helpers.model_tables
+(layer, block and phase tables) and helpers.boundary (the boundary split).
 
 Backbones are built once per module with ``weights=None`` (random, offline): structure and
 parameter counts do not depend on the weights. The expected numbers for InceptionV3 were
@@ -10,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers import boundary as hb
 from helpers import config
 from helpers import model as hm
+from helpers import model_tables as mt
 
 N_CLASSES = 5
 BACKBONE_NAMES = ("inception_v3", "efficientnet_lite0")
@@ -73,7 +76,7 @@ def test_softmax_output_sums_to_one(models, name):
 
 
 def test_inception_blocks(inception):
-    blocks = hm.layer_blocks(inception)
+    blocks = mt.layer_blocks(inception)
     expected = ["stem"] + [f"mixed{i}" for i in range(11)] + ["head"]
     assert list(dict.fromkeys(blocks)) == expected
     # Blocks are contiguous runs of the flat list.
@@ -86,13 +89,13 @@ def test_inception_blocks(inception):
 def test_tables_are_consistent(models, name):
     model = models[name]
     hm.unfreeze_last(model)
-    table = hm.layer_table(model)
-    blocks = hm.block_table(model)
+    table = mt.layer_table(model)
+    blocks = mt.block_table(model)
     assert len(table) == len(model.layers)
     assert table["params"].sum() == blocks["params"].sum() == model.count_params()
-    assert table["trainable_params"].sum() == hm.describe_phase(model).trainable_params
+    assert table["trainable_params"].sum() == mt.describe_phase(model).trainable_params
     assert blocks["block"].iloc[0] == "stem" and blocks["block"].iloc[-1] == "head"
-    summary = hm.describe_phase(model)
+    summary = mt.describe_phase(model)
     assert blocks["slice_layers"].sum() == summary.slice_layers == len(model.layers) - summary.slice_start
     assert summary.slice_layers <= config.UNFREEZE_LAST
 
@@ -101,37 +104,37 @@ def test_tables_are_consistent(models, name):
 
 
 def test_inception_phase1_counts(inception):
-    summary = hm.describe_phase(hm.freeze_base(inception))
+    summary = mt.describe_phase(hm.freeze_base(inception))
     assert summary.trainable_params == 2_103_301  # 2048*1024+1024 + 1024*5+5
     assert summary.total_params == 23_906_085
     assert summary.slice_start == 311 and summary.slice_start_layer == "head_pool"
     assert summary.slice_layers == 3 and summary.slice_blocks == ("head",)
-    (boundary,) = hm.trainable_boundary(inception)
+    (boundary,) = hb.trainable_boundary(inception)
     assert (boundary.layer, boundary.shape) == ("mixed10", (8, 8, 2048))
 
 
 def test_inception_phase2_last_63(inception):
-    summary = hm.describe_phase(hm.unfreeze_last(inception, 63))
+    summary = mt.describe_phase(hm.unfreeze_last(inception, 63))
     assert summary.trainable_params == 12_638_213  # BatchNorm frozen
     assert summary.slice_start == 251
     assert summary.slice_start_layer == "activation_80"
     assert summary.slice_start_block == "mixed9"
     assert summary.slice_layers == 63
     assert summary.slice_blocks == ("mixed9", "mixed10", "head")
-    boundary = [(b.layer, b.shape) for b in hm.trainable_boundary(inception)]
+    boundary = [(b.layer, b.shape) for b in hb.trainable_boundary(inception)]
     assert boundary == [("mixed8", (8, 8, 1280)), ("batch_normalization_80", (8, 8, 448))]
 
 
 def test_inception_study_code_249(inception):
     """The study's code unfroze model.layers[249:]: 65 layers, all of mixed9 and mixed10."""
-    summary = hm.describe_phase(hm.unfreeze_from(inception, 249))
+    summary = mt.describe_phase(hm.unfreeze_from(inception, 249))
     assert summary.slice_layers == 65
     assert summary.slice_start_layer == "conv2d_80"
-    blocks = hm.block_table(inception).set_index("block")
+    blocks = mt.block_table(inception).set_index("block")
     assert blocks.loc["mixed9", "first_index"] == 249
     assert blocks.loc["mixed9", "slice_layers"] == blocks.loc["mixed9", "layers"]
     assert summary.trainable_params == 13_211_653
-    assert [b.layer for b in hm.trainable_boundary(inception)] == ["mixed8"]
+    assert [b.layer for b in hb.trainable_boundary(inception)] == ["mixed8"]
 
 
 # --- the rules, on every backbone ---------------------------------------------------------
@@ -146,7 +149,7 @@ def test_unfreeze_last_rule(keras, models, name, n):
     for index, layer in enumerate(layers):
         expected = index >= start and not _is_bn(keras, layer)
         assert layer.trainable == expected, (index, layer.name)
-    summary = hm.describe_phase(model)
+    summary = mt.describe_phase(model)
     # The slice starts where asked unless it opens on (frozen) BatchNorm layers.
     assert summary.slice_start >= start
     assert all(_is_bn(keras, layer) for layer in layers[start : summary.slice_start])
@@ -156,13 +159,13 @@ def test_unfreeze_last_rule(keras, models, name, n):
 def test_freeze_and_unfreeze_toggle(keras, models, name):
     model = models[name]
     flags_1 = [layer.trainable for layer in hm.freeze_base(model).layers]
-    params_1 = hm.describe_phase(model).trainable_params
+    params_1 = mt.describe_phase(model).trainable_params
     assert params_1 == (model.layers[-2].count_params() + model.layers[-1].count_params())
     assert sum(flags_1) == 3
     hm.unfreeze_last(model, 63)
-    assert hm.describe_phase(model).trainable_params > params_1
+    assert mt.describe_phase(model).trainable_params > params_1
     assert [layer.trainable for layer in hm.freeze_base(model).layers] == flags_1
-    assert hm.describe_phase(model).trainable_params == params_1
+    assert mt.describe_phase(model).trainable_params == params_1
     # Every BatchNorm layer stays frozen in both phases.
     for setter in (hm.freeze_base, lambda m: hm.unfreeze_last(m, len(m.layers))):
         setter(model)
@@ -244,13 +247,13 @@ def test_keras_frozen_batchnorm_ignores_training_flag(keras):
 def test_split_at_boundary_equals_model(models, name, phase):
     model = models[name]
     hm.freeze_base(model) if phase == 1 else hm.unfreeze_last(model, 63)
-    boundary = hm.trainable_boundary(model)
-    frozen, top = hm.split_at_boundary(model)
+    boundary = hb.trainable_boundary(model)
+    frozen, top = hb.split_at_boundary(model)
     assert [tuple(t.shape[1:]) for t in top.inputs] == [b.shape for b in boundary]
     assert [t.name for t in top.inputs] == [f"{b.layer}_features" for b in boundary]
     # Layers are shared, not copied.
     assert top.get_layer("head_output") is model.get_layer("head_output")
-    assert hm.describe_phase(model).trainable_params == sum(int(np.prod(w.shape)) for w in top.trainable_weights)
+    assert mt.describe_phase(model).trainable_params == sum(int(np.prod(w.shape)) for w in top.trainable_weights)
     x = _images(model, seed=2)
     features = frozen(x, training=False)
     np.testing.assert_allclose(

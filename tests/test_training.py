@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import training
+from helpers import boundary, training
 from helpers.model import unfreeze_last
 from helpers.tf_quiet import import_keras
 from training_support import IMAGE_SIZE, scale, tiny_classifier, tiny_data, weights_of
@@ -126,7 +126,7 @@ def test_epoch_order_is_a_seeded_permutation():
 
 def test_feature_cache_is_reused_and_keyed_by_content(split, tmp_path):
     model = tiny_classifier()
-    parts = training.prepare_phase(model, 2, n_unfreeze=6)
+    parts = boundary.prepare_phase(model, 2, n_unfreeze=6)
     assert parts.boundary == ["r1", "bn2"]
     rows = split[split["split"] != "test"]
     first, info = training.cached_features(parts.frozen, rows, IMAGE_SIZE, scale, tmp_path, progress=False)
@@ -149,7 +149,7 @@ def test_feature_cache_is_reused_and_keyed_by_content(split, tmp_path):
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "flip_values"])
 def test_corrupt_cache_is_detected_and_rebuilt(split, tmp_path, damage):
-    parts = training.prepare_phase(tiny_classifier(), 1)
+    parts = boundary.prepare_phase(tiny_classifier(), 1)
     rows = split[split["split"] == "train"]
     good, info = training.cached_features(parts.frozen, rows, IMAGE_SIZE, scale, tmp_path, progress=False)
     if damage == "truncate":
@@ -171,7 +171,7 @@ def test_corrupt_cache_is_detected_and_rebuilt(split, tmp_path, damage):
 
 
 def test_cache_of_other_rows_under_the_same_name_is_rebuilt(split, tmp_path):
-    parts = training.prepare_phase(tiny_classifier(), 1)
+    parts = boundary.prepare_phase(tiny_classifier(), 1)
     rows = split[split["split"] == "train"]
     _, info = training.cached_features(parts.frozen, rows, IMAGE_SIZE, scale, tmp_path, progress=False)
     other = rows.iloc[::-1]
@@ -182,7 +182,7 @@ def test_cache_of_other_rows_under_the_same_name_is_rebuilt(split, tmp_path):
 
 
 def test_cached_features_bad_input(tmp_path):
-    parts = training.prepare_phase(tiny_classifier(), 1)
+    parts = boundary.prepare_phase(tiny_classifier(), 1)
     with pytest.raises(ValueError, match="sha256"):
         training.cached_features(parts.frozen, pd.DataFrame({"path": []}), IMAGE_SIZE, scale, tmp_path)
 
@@ -332,16 +332,16 @@ def test_augmenter_rejects_bad_factors():
 
 def test_prepare_phase_cuts_where_the_cache_cuts():
     model = tiny_classifier()
-    p1 = training.prepare_phase(model, 1)
+    p1 = boundary.prepare_phase(model, 1)
     assert p1.boundary == ["head_pool"] and p1.frozen.output_shape == (None, 6)
     assert [layer.name for layer in p1.top.layers][1:] == ["head_dense", "head_output"]
-    p2 = training.prepare_phase(model, 2, n_unfreeze=6)
+    p2 = boundary.prepare_phase(model, 2, n_unfreeze=6)
     assert p2.boundary == ["r1", "bn2"]
     x = np.random.default_rng(0).uniform(-1, 1, (2, IMAGE_SIZE, IMAGE_SIZE, 3)).astype("float32")
     np.testing.assert_allclose(np.asarray(p2.top(p2.frozen(x))), np.asarray(model(x)), atol=1e-6)
     unfreeze_last(model, 6)
     with pytest.raises(ValueError, match="phase"):
-        training.prepare_phase(model, 0)
+        boundary.prepare_phase(model, 0)
 
 
 def test_cache_key_survives_rebuilding_the_model_in_one_session(split):
@@ -349,7 +349,7 @@ def test_cache_key_survives_rebuilding_the_model_in_one_session(split):
     rows = split[split["split"] != "test"]
     keys = []
     for clear in (True, False):
-        parts = training.prepare_phase(tiny_classifier(clear=clear), 2, n_unfreeze=6)
+        parts = boundary.prepare_phase(tiny_classifier(clear=clear), 2, n_unfreeze=6)
         keys.append(training.feature_cache_key(parts.frozen, rows, IMAGE_SIZE, scale))
     assert keys[0] == keys[1]
 
@@ -369,7 +369,7 @@ def test_features_cached_for_train_val_rows_are_the_ones_training_reads(tmp_path
     """Notebook 04 extracts features before training; in train_val_rows' order, the
     training run then reads that file instead of extracting again."""
     model, data = tiny_classifier(), split
-    parts = training.prepare_phase(model, phase=1)
+    parts = boundary.prepare_phase(model, phase=1)
     _, first = training.cached_features(parts.frozen, training.train_val_rows(data), IMAGE_SIZE, scale,
                                         cache_dir=tmp_path, progress=False)
     result = training.train_phase(model, data, phase=1, folder=tmp_path / "run", image_size=IMAGE_SIZE,

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import training
+from helpers import boundary, training
 from helpers import views as hv
 from training_support import IMAGE_SIZE, scale, tiny_classifier, tiny_data, weights_of
 
@@ -143,7 +143,7 @@ def test_view_images_and_preview_show_the_training_views(train_rows):
 
 
 def test_view_cache_layout_reuse_and_values(train_rows, tmp_path):
-    parts = training.prepare_phase(tiny_classifier(), 2, n_unfreeze=6)
+    parts = boundary.prepare_phase(tiny_classifier(), 2, n_unfreeze=6)
     built = hv.cached_views(parts.frozen, train_rows, IMAGE_SIZE, scale, spec(), tmp_path, progress=False)
     assert built.info.status == "built" and built.info.path.parent == tmp_path / "views"
     names = sorted(p.name for p in built.info.path.iterdir())
@@ -163,8 +163,8 @@ def test_view_cache_layout_reuse_and_values(train_rows, tmp_path):
 
 def test_views_of_both_phases_in_one_pass_equal_two_passes(train_rows, tmp_path):
     model = tiny_classifier()
-    phase2 = training.prepare_phase(model, 2, n_unfreeze=6).frozen
-    phase1 = training._pooled_part(model)  # noqa: SLF001 - the part prepare_phase(model, 1) cuts
+    phase2 = boundary.prepare_phase(model, 2, n_unfreeze=6).frozen
+    phase1 = boundary.pooled_part(model)  # the part prepare_phase(model, 1) cuts
     together = hv.cached_views_together([phase1, phase2], train_rows, IMAGE_SIZE, scale, spec(),
                                         tmp_path / "one", progress=False)
     assert [c.info.status for c in together] == ["built", "built"]
@@ -186,7 +186,7 @@ def test_views_of_both_phases_in_one_pass_equal_two_passes(train_rows, tmp_path)
 
 def test_views_together_bad_input(train_rows, tmp_path):
     one, other = tiny_classifier(), tiny_classifier()
-    parts = [training._pooled_part(one), training._pooled_part(other)]  # noqa: SLF001
+    parts = [boundary.pooled_part(one), boundary.pooled_part(other)]
     with pytest.raises(ValueError, match="cut from one model"):
         hv.cached_views_together(parts, train_rows, IMAGE_SIZE, scale, spec(), tmp_path, progress=False)
     with pytest.raises(ValueError, match="at least one frozen part"):
@@ -197,7 +197,7 @@ def test_views_together_bad_input(train_rows, tmp_path):
 
 
 def test_view_cache_key_covers_every_setting(train_rows):
-    parts = training.prepare_phase(tiny_classifier(), 2, n_unfreeze=6)
+    parts = boundary.prepare_phase(tiny_classifier(), 2, n_unfreeze=6)
     base = hv.view_cache_key(parts.frozen, train_rows, IMAGE_SIZE, scale, spec())
     others = [hv.view_cache_key(parts.frozen, train_rows, IMAGE_SIZE, scale, spec(**change))
               for change in ({"views": K + 1}, {"seed": 8}, {"dtype": "float16"}, {"zoom": 0.1},
@@ -232,7 +232,7 @@ def _damage(folder, how):
 @pytest.mark.parametrize("how", ["truncate", "flip_values", "missing_file", "garbage_meta", "no_meta",
                                  "other_rows"])
 def test_damaged_view_cache_is_detected_and_rebuilt(train_rows, tmp_path, how):
-    parts = training.prepare_phase(tiny_classifier(), 1)
+    parts = boundary.prepare_phase(tiny_classifier(), 1)
     good = hv.cached_views(parts.frozen, train_rows, IMAGE_SIZE, scale, spec(), tmp_path, progress=False)
     want = [np.array(a) for view in good.arrays for a in view]
     _damage(good.info.path, how)
@@ -246,7 +246,7 @@ def test_damaged_view_cache_is_detected_and_rebuilt(train_rows, tmp_path, how):
 
 
 def test_interrupted_extraction_leaves_no_cache(train_rows, tmp_path, monkeypatch):
-    parts = training.prepare_phase(tiny_classifier(), 1)
+    parts = boundary.prepare_phase(tiny_classifier(), 1)
     calls = []
     real = hv.ViewAugmenter.__call__
 
@@ -275,7 +275,7 @@ def test_interrupted_extraction_leaves_no_cache(train_rows, tmp_path, monkeypatc
 
 
 def test_float16_cache_halves_the_files(train_rows, tmp_path):
-    parts = training.prepare_phase(tiny_classifier(), 2, n_unfreeze=6)
+    parts = boundary.prepare_phase(tiny_classifier(), 2, n_unfreeze=6)
     f32 = hv.cached_views(parts.frozen, train_rows, IMAGE_SIZE, scale, spec(), tmp_path, progress=False)
     f16 = hv.cached_views(parts.frozen, train_rows, IMAGE_SIZE, scale, spec(dtype="float16"), tmp_path,
                           progress=False)
@@ -292,7 +292,7 @@ def test_float16_cache_halves_the_files(train_rows, tmp_path):
 
 
 def test_cache_bad_input(train_rows, tmp_path):
-    parts = training.prepare_phase(tiny_classifier(), 1)
+    parts = boundary.prepare_phase(tiny_classifier(), 1)
     with pytest.raises(ValueError, match="'path' and 'sha256'"):
         hv.cached_views(parts.frozen, train_rows.drop(columns="sha256"), IMAGE_SIZE, scale, spec(), tmp_path)
     with pytest.raises(TypeError, match="ViewSpec"):
