@@ -17,12 +17,12 @@ One module per concern:
 - :mod:`helpers.keras_internals` -- the private Keras internals used, each behind one function
 - :mod:`helpers.training`  -- the two phases: cached features, checkpoints, resume, history
 - :mod:`helpers.recipes`   -- a whole configuration (crop, backbone, views, both phases) as one value
-- :mod:`helpers.evaluation` -- test predictions, scikit-learn's report, the study side by side
+- :mod:`helpers.evaluation` -- test predictions, scikit-learn's report, the metrics file
 - :mod:`helpers.reproduction` -- the run's record and the verdicts nbval compares with the reference run
 - :mod:`helpers.embeddings` -- dlib's 128-D face descriptors and a classifier on them (optional extra)
 - :mod:`helpers.intervals` -- how uncertain an accuracy on n images is (Wilson, bootstrap, Fisher)
 - :mod:`helpers.near_duplicates` -- near-identical photos across the splits, by descriptor distance
-- :mod:`helpers.study`     -- the study's published results, as data
+- :mod:`helpers.study`     -- the study's published results, what they imply, ours beside them
 - :mod:`helpers.plots`     -- figures, saved with one helper to the figures folder
 - :mod:`helpers.files`     -- atomic writes for caches, checkpoints and metrics
 - :mod:`helpers.progress`  -- the progress bar the long loops share

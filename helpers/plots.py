@@ -572,7 +572,7 @@ def f1_bar(comparison_or_report: pd.DataFrame, title: str | None = None) -> plt.
 
     Parameters
     ----------
-    comparison_or_report : either :func:`helpers.evaluation.compare_with_study` (columns
+    comparison_or_report : either :func:`helpers.study.compare_with_study` (columns
         ``(metric, source)``: grouped bars, ours and the study's published ones) or
         :func:`helpers.evaluation.classification_report_frame` (flat columns: our bars only,
         e.g. on LFW, whose identities the study did not use). Rows ``accuracy``,

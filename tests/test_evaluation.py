@@ -1,4 +1,5 @@
-"""helpers.evaluation: predictions, scikit-learn's metrics, the study side by side, metrics file.
+"""helpers.evaluation (predictions, scikit-learn's metrics, metrics file) and helpers.study's
+comparisons (the study side by side, what its printed numbers imply).
 
 Metrics are checked on a hand-made predictions table (11 images of the study's five
 identities) against scikit-learn called directly; :func:`predict_proba` runs a tiny Keras
@@ -169,7 +170,7 @@ def test_misclassified(table):
 def test_compare_with_study(table):
     report = evaluation.classification_report_frame(table, NAMES)
     shuffled = report.iloc[[4, 2, 0, 1, 3, 5, 6]]  # identity order does not matter
-    out = evaluation.compare_with_study(shuffled, 9 / 11, 11)
+    out = study.compare_with_study(shuffled, 9 / 11, 11)
     theirs = study.study_report().set_index("identity")
     assert list(out.index) == list(theirs.index) + ["accuracy"]
     assert out.columns.names == ["metric", "source"]
@@ -189,18 +190,18 @@ def test_compare_with_study_bad_input(table):
     report = evaluation.classification_report_frame(table, NAMES)
     other = report.rename(index={NAMES[0]: "Ann_Other"})
     with pytest.raises(ValueError, match="not the study's"):
-        evaluation.compare_with_study(other, 0.9, 11)
+        study.compare_with_study(other, 0.9, 11)
     with pytest.raises(ValueError, match="not the study's"):
-        evaluation.compare_with_study(report.drop(index=NAMES[4]), 0.9, 9)
+        study.compare_with_study(report.drop(index=NAMES[4]), 0.9, 9)
     with pytest.raises(ValueError, match="add up to 11"):
-        evaluation.compare_with_study(report, 0.9, 12)
+        study.compare_with_study(report, 0.9, 12)
     for bad in (1.5, -0.1, True, "0.9"):
         with pytest.raises(ValueError, match="accuracy_value"):
-            evaluation.compare_with_study(report, bad, 11)
+            study.compare_with_study(report, bad, 11)
     with pytest.raises(ValueError, match="n_test"):
-        evaluation.compare_with_study(report, 0.9, 0)
+        study.compare_with_study(report, 0.9, 0)
     with pytest.raises(ValueError, match="lacks columns"):
-        evaluation.compare_with_study(report.drop(columns="support"), 0.9, 11)
+        study.compare_with_study(report.drop(columns="support"), 0.9, 11)
 
 
 @pytest.mark.parametrize(("n", "batch", "steps", "images"), [
@@ -208,31 +209,31 @@ def test_compare_with_study_bad_input(table):
     (179, 32, 5, 160), (10, 32, 3, 30), (19, 5, 1, 5),
 ])
 def test_cycled_images(n, batch, steps, images):
-    assert evaluation.cycled_images(n, batch, steps) == images
+    assert study.cycled_images(n, batch, steps) == images
 
 
 @pytest.mark.parametrize("args", [(0, 32, 1), (10, 0, 1), (10, 32, 0), (10.0, 32, 1), (True, 32, 1)])
 def test_cycled_images_bad_input(args):
     with pytest.raises(ValueError, match="positive integer"):
-        evaluation.cycled_images(*args)
+        study.cycled_images(*args)
 
 
 def test_consistent_counts():
-    assert evaluation.consistent_counts(0.982, 959) == [942]
-    assert evaluation.consistent_counts(0.982, 179) == []  # no count of 179 prints as 0.982
-    assert evaluation.consistent_counts(0.983, 179) == [176]
-    assert evaluation.consistent_counts(0.5, 4, decimals=1) == [2]
+    assert study.consistent_counts(0.982, 959) == [942]
+    assert study.consistent_counts(0.982, 179) == []  # no count of 179 prints as 0.982
+    assert study.consistent_counts(0.983, 179) == [176]
+    assert study.consistent_counts(0.5, 4, decimals=1) == [2]
     with pytest.raises(ValueError, match="n_images"):
-        evaluation.consistent_counts(0.5, 0)
+        study.consistent_counts(0.5, 0)
     with pytest.raises(ValueError, match="printed_accuracy"):
-        evaluation.consistent_counts(1.2, 10)
+        study.consistent_counts(1.2, 10)
 
 
 def test_study_implied_correct_and_quirk():
-    implied = evaluation.study_implied_correct()
+    implied = study.study_implied_correct()
     assert implied["correct"].tolist() == [30, 21, 38, 42, 45]
     assert implied["support"].sum() == study.STUDY_TEST_IMAGES == 179
-    quirk = evaluation.study_evaluation_quirk()
+    quirk = study.study_evaluation_quirk()
     assert quirk.index.name == "source"
     report_row, cycled_row = quirk.iloc[0], quirk.iloc[1]
     assert (report_row["images"], report_row["correct"]) == (179, 176)
@@ -419,11 +420,11 @@ def test_log_loss_is_sklearns_on_the_probability_columns(table):
 
 
 def test_headline_table_counts_images(table):
-    head = evaluation.headline_table(0.9218, {"mine": table}, n_test=len(table))
+    head = study.headline_table(0.9218, {"mine": table}, n_test=len(table))
     assert list(head.columns) == ["test accuracy", "test images right"]
     assert head["test images right"].tolist() == [176, round(0.9218 * len(table)), int(table["correct"].sum())]
     assert head.loc["mine", "test accuracy"] == round(evaluation.accuracy(table), 3)
     with pytest.raises(ValueError, match="expected 12"):
-        evaluation.headline_table(0.9, {"mine": table}, n_test=12)
+        study.headline_table(0.9, {"mine": table}, n_test=12)
     with pytest.raises(ValueError, match="accuracy must be"):
-        evaluation.headline_table(1.5, {}, n_test=len(table))
+        study.headline_table(1.5, {}, n_test=len(table))

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import config, evaluation, intervals
+from helpers import config, intervals, study
 
 Z95 = statistics.NormalDist().inv_cdf(0.975)  # 1.959963984540054
 
@@ -215,7 +215,7 @@ def test_reference_run_against_the_study():
     correct = (table["label"] == table["predicted"]).to_numpy()
     right, n = int(correct.sum()), len(correct)
     assert n == 179
-    study_right = int(evaluation.study_implied_correct()["correct"].sum())
+    study_right = int(study.study_implied_correct()["correct"].sum())
     assert study_right == 176
     wilson = intervals.wilson_interval(right, n)
     boot = intervals.bootstrap_interval(correct)

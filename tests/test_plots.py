@@ -288,7 +288,7 @@ def _study_like_report(f1):
 
 def test_f1_bar_ours_vs_study_and_ours_only(tmp_path):
     report = _study_like_report([0.9, 0.8, 1.0, 0.95, 0.85])
-    comparison = evaluation.compare_with_study(report, 0.9, 179)
+    comparison = study.compare_with_study(report, 0.9, 179)
     fig = plots.f1_bar(comparison)
     ax = fig.axes[0]
     assert len(fig.axes) == 1 and len(ax.patches) == 2 * 5  # the accuracy row is left out
