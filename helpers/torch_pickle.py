@@ -20,7 +20,7 @@ resolves only the handful of globals a plain ``state_dict`` needs
 (``collections.OrderedDict``, ``torch._utils._rebuild_tensor_v2`` and the typed
 storage classes ``torch.FloatStorage`` ...), replaced by harmless stand-ins. Anything
 else raises :class:`pickle.UnpicklingError`. Still: only read files you trust *and*
-whose checksum you verified (``helpers.efficientnet_lite`` does).
+whose checksum you verified (``helpers.lite_weights`` does).
 """
 
 from __future__ import annotations

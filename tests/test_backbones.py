@@ -1,5 +1,5 @@
-"""Tests of helpers.backbones (registry, InceptionV3), helpers.efficientnet_lite (the Lite family:
-models, weights, preprocessing) and helpers.torch_pickle.
+"""Tests of helpers.backbones (registry, InceptionV3), helpers.efficientnet_lite (the Lite family's
+models and preprocessing), helpers.lite_weights (their weights) and helpers.torch_pickle.
 
 Nothing here writes into the real Keras cache: Lite conversions go to ``tmp_path`` folders
 (argument ``cache_dir`` or a monkeypatched ``KERAS_HOME``) and the InceptionV3 "offline" tests
@@ -24,13 +24,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import backbones, efficientnet_lite
-from helpers.backbones import (
-    BACKBONES,
-    ChecksumMismatchError,
-    WeightsUnavailableError,
-    load_backbone,
-)
+from helpers import backbones, efficientnet_lite, lite_weights, pretrained
+from helpers.backbones import BACKBONES, load_backbone
+from helpers.files import sha256_file
+from helpers.pretrained import ChecksumMismatchError, WeightsUnavailableError
 from helpers.tf_quiet import import_keras
 from helpers.torch_pickle import LEGACY_MAGIC_NUMBER, load_state_dict
 
@@ -313,11 +310,11 @@ def test_lite0_base_architecture(keras):
     for index, (name, cls) in pinned.items():
         assert (model.layers[index].name, type(model.layers[index]).__name__) == (name, cls)
     assert "block1a_expand_conv" not in names and "block3b_expand_conv" in names
-    assert backbones.LITE0_BLOCK_NAMES[-1] == "block7a" and len(backbones.LITE0_BLOCK_NAMES) == 16
+    assert efficientnet_lite.LITE0_BLOCK_NAMES[-1] == "block7a" and len(efficientnet_lite.LITE0_BLOCK_NAMES) == 16
     assert not any(isinstance(layer, keras.layers.GlobalAveragePooling2D) for layer in model.layers)
     assert model.count_params() == 3_413_024
     assert _layout_digest(model) == LITE0_BASE_LAYOUT_SHA256
-    top = backbones.build_efficientnet_lite0(include_top=True)
+    top = efficientnet_lite.build_efficientnet_lite0(include_top=True)
     assert tuple(top.output_shape) == (None, 1000) and len(top.layers) == 153
     assert top.get_layer("predictions").activation.__name__ == "linear"  # logits
     assert top.get_layer("top_dropout").rate == 0.2
@@ -369,7 +366,7 @@ def test_lite_base_architecture(keras, name, params):
 
 # --------------------------------------------------------------------------- .pth reader
 def test_torch_pickle_reads_lite0_pth():
-    state = load_state_dict(backbones.lite0_pth_path())
+    state = load_state_dict(lite_weights.lite0_pth_path())
     assert len(state) == 296
     assert sum(v.size for v in state.values()) == 4_694_073
     assert state["_conv_stem.weight"].shape == (32, 3, 3, 3)
@@ -389,7 +386,7 @@ def test_lite_pth_matches_the_variant(name, entries, numbers):
     """The .pth files' shapes are what the variant's scaling predicts: stem 32 and head 1280
     unscaled, per block the expansion, kernel and channels of ``variant.stages``, no SE."""
     variant = efficientnet_lite.LITE_VARIANTS[name]
-    state = efficientnet_lite.read_lite_state_dict(name)  # SHA-256 checked first
+    state = lite_weights.read_lite_state_dict(name)  # SHA-256 checked first
     assert len(state) == entries and sum(v.size for v in state.values()) == numbers
     assert not [k for k in state if "_se_" in k]
     assert state["_conv_stem.weight"].shape == (32, 3, 3, 3)
@@ -433,22 +430,22 @@ def _corrupt_copy(source: Path, target: Path) -> str:
 
 
 def test_lite0_sha256_mismatch(tmp_path):
-    bad = tmp_path / backbones.LITE0_PTH_NAME
-    actual = _corrupt_copy(backbones.lite0_pth_path(), bad)
+    bad = tmp_path / lite_weights.LITE0_PTH_NAME
+    actual = _corrupt_copy(lite_weights.lite0_pth_path(), bad)
     with pytest.raises(ChecksumMismatchError) as info:
-        backbones.lite0_weights_file(cache_dir=tmp_path / "cache", pth_path=bad)
+        lite_weights.lite0_weights_file(cache_dir=tmp_path / "cache", pth_path=bad)
     message = str(info.value)
-    assert str(bad) in message and actual in message and backbones.LITE0_PTH_SHA256 in message
-    assert not (tmp_path / "cache" / backbones.LITE0_CACHE_NAME).exists()
+    assert str(bad) in message and actual in message and efficientnet_lite.LITE0_PTH_SHA256 in message
+    assert not (tmp_path / "cache" / lite_weights.LITE0_CACHE_NAME).exists()
 
 
 @pytest.mark.parametrize("name", ["efficientnet_lite1", "efficientnet_lite2"])
 def test_lite_sha256_mismatch(tmp_path, name):
     variant = efficientnet_lite.LITE_VARIANTS[name]
     bad = tmp_path / variant.pth_name
-    actual = _corrupt_copy(efficientnet_lite.lite_pth_path(name), bad)
+    actual = _corrupt_copy(lite_weights.lite_pth_path(name), bad)
     with pytest.raises(ChecksumMismatchError) as info:  # checked before anything is unpickled
-        efficientnet_lite.read_lite_state_dict(name, pth_path=bad)
+        lite_weights.read_lite_state_dict(name, pth_path=bad)
     message = str(info.value)
     assert str(bad) in message and actual in message and variant.pth_sha256 in message
     assert variant.package in message and "reinstall" in message
@@ -461,10 +458,10 @@ def test_lite_pth_sha256_pins():
             "efficientnet_lite2": efficientnet_lite.LITE2_PTH_SHA256}
     for name, pin in pins.items():
         variant = efficientnet_lite.LITE_VARIANTS[name]
-        path = efficientnet_lite.lite_pth_path(name)
+        path = lite_weights.lite_pth_path(name)
         assert variant.pth_sha256 == pin and path.name == variant.pth_name
         assert pin[:8] in variant.pth_name and path.stat().st_size == variant.pth_size
-        assert backbones.sha256_file(path) == pin
+        assert sha256_file(path) == pin
 
 
 def test_lite_missing_package_says_what_to_do(monkeypatch, tmp_path):
@@ -477,14 +474,14 @@ def test_lite_missing_package_says_what_to_do(monkeypatch, tmp_path):
 
 # --------------------------------------------------------------------------- Lite weights
 def test_lite0_cache_written_and_reused(lite0_full, lite0_cache, monkeypatch):
-    cached = lite0_cache / backbones.LITE0_CACHE_NAME
+    cached = lite0_cache / lite_weights.LITE0_CACHE_NAME
     assert cached.is_file()
     assert not [p for p in lite0_cache.iterdir() if p.name != cached.name]  # no temp files left
     # A second load must come from the cache: make the .pth route fail if it is taken.
     def no_conversion(*args, **kwargs):
         raise AssertionError("the .pth was read again although the cache is valid")
 
-    monkeypatch.setattr(efficientnet_lite, "read_lite_state_dict", no_conversion)
+    monkeypatch.setattr(lite_weights, "read_lite_state_dict", no_conversion)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         base = load_backbone("efficientnet_lite0", cache_dir=lite0_cache)
@@ -509,14 +506,14 @@ def test_lite0_imagenet_weights_unchanged(lite0_full):
 def test_lite0_corrupt_cache_is_rebuilt(monkeypatch, tmp_path):
     """Default location ($KERAS_HOME/models) and a garbage cache file: rebuilt from the .pth."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    assert backbones.keras_cache_dir() == tmp_path / "models"
-    cached = tmp_path / "models" / backbones.LITE0_CACHE_NAME
+    assert pretrained.keras_cache_dir() == tmp_path / "models"
+    cached = tmp_path / "models" / lite_weights.LITE0_CACHE_NAME
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"this is not an HDF5 file" * 100)
     with pytest.warns(RuntimeWarning, match="could not be loaded"):
         model = load_backbone("efficientnet_lite0", include_top=True)
     assert cached.stat().st_size > 10_000_000
-    state = load_state_dict(backbones.lite0_pth_path())
+    state = load_state_dict(lite_weights.lite0_pth_path())
     np.testing.assert_array_equal(model.get_layer("predictions").get_weights()[1], state["_fc.bias"])
     np.testing.assert_array_equal(
         model.get_layer("stem_conv").get_weights()[0], state["_conv_stem.weight"].transpose(2, 3, 1, 0)
@@ -524,7 +521,7 @@ def test_lite0_corrupt_cache_is_rebuilt(monkeypatch, tmp_path):
     # ... and the rebuilt file now loads without a warning.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        backbones.lite0_weights_file()
+        lite_weights.lite0_weights_file()
 
 
 @pytest.mark.parametrize("name", LITE_NAMES)
