@@ -25,6 +25,7 @@ One module per concern:
 - :mod:`helpers.near_duplicates` -- near-identical photos across the splits, by descriptor distance
 - :mod:`helpers.study`     -- the study's published results, what they imply, ours beside them
 - :mod:`helpers.plots`     -- figures, saved with one helper to the figures folder
+- :mod:`helpers.checks`    -- the argument checks the helpers share (integers, fractions, columns)
 - :mod:`helpers.files`     -- atomic writes for caches, checkpoints and metrics
 - :mod:`helpers.progress`  -- the progress bar the long loops share
 - :mod:`helpers.runner`    -- executes the numbered notebooks into a run folder

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from helpers import config
+from helpers import checks, config
 
 MANIFEST_COLUMNS = [
     "path", "relpath", "identity", "name", "label",
@@ -362,8 +362,7 @@ def load_lfw(
     home may be read-only: scikit-learn's cache is written to a shadow folder in
     :func:`helpers.config.cache_dir`. The manifest points to the 250×250 JPEG files.
     """
-    if isinstance(n_people, bool) or not isinstance(n_people, int) or n_people < 2:
-        raise ValueError(f"n_people must be an integer >= 2, got {n_people!r}")
+    checks.integer("n_people", n_people, minimum=2, note=" >= 2")
     home = lfw_data_home(data_home)
     folder = home / "lfw_home" / "lfw_funneled"
     if not folder.is_dir():

@@ -46,7 +46,6 @@ agree, ``_drop`` and ``_add``; then ``head_conv``, ``head_bn``, ``head_relu6``; 
 from __future__ import annotations
 
 import math
-import numbers
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from helpers import checks
 from helpers.pretrained import as_float_batch, is_tensor, scale_tensor
 from helpers.tf_quiet import import_keras
 
@@ -295,8 +295,7 @@ def build_efficientnet_lite(
     """
     v = get_variant(variant)
     size = v.input_size if input_size is None else input_size
-    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-        raise ValueError(f"input_size must be a positive integer (pixels), got {input_size!r}")
+    checks.positive_int("input_size", size, " (pixels)")
     keras = import_keras()
     layers = keras.layers
 

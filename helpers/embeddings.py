@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from helpers import config, faces, files
+from helpers import checks, config, faces, files
 from helpers.data import read_rgb
 from helpers.progress import progress_bar
 
@@ -225,8 +225,7 @@ def box_bounds(box: Sequence[float] | None, width: int, height: int) -> tuple[in
 
 
 def _check_jitters(num_jitters: int) -> int:
-    if isinstance(num_jitters, bool) or not isinstance(num_jitters, numbers.Integral) or num_jitters < 0:
-        raise ValueError(f"num_jitters must be an integer >= 0 (0: no jitter), got {num_jitters!r}")
+    checks.integer("num_jitters", num_jitters, minimum=0, note=" >= 0 (0: no jitter)")
     return int(num_jitters)
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from helpers import config, files
+from helpers import checks, config, files
 from helpers.data import read_rgb
 from helpers.progress import progress_bar
 
@@ -608,9 +608,7 @@ def cropped_manifest(manifest: pd.DataFrame, policy: CropPolicy, table: pd.DataF
     policy : the crop policy.
     table : :func:`detections_table` of (at least) these images; computed when ``None``.
     """
-    missing = sorted({"path", "sha256", "relpath"} - set(manifest.columns))
-    if missing:
-        raise ValueError(f"manifest lacks columns {missing} (see helpers.data)")
+    checks.require_columns(manifest, sorted({"path", "sha256", "relpath"}), "manifest", " (see helpers.data)")
     out = manifest.copy()
     if policy.kind == "photo":
         return out

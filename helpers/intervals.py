@@ -29,6 +29,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from helpers import checks
+
 #: Significance level of :func:`compare_accuracies`' verdict.
 DEFAULT_LEVEL: float = 0.05
 #: Columns of :func:`interval_table`.
@@ -164,11 +166,9 @@ def bootstrap_interval(
     a single point: :func:`wilson_interval` is the better summary then.
     """
     values = _check_correct(correct)
-    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer (e.g. 10_000), got {n_boot!r}")
+    checks.positive_int("n_boot", n_boot, " (e.g. 10_000)")
     confidence = _check_probability("confidence", confidence)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    checks.integer("seed", seed)
     rng = np.random.default_rng(int(seed))
     n = values.size
     per_block = max(1, _BOOTSTRAP_CHUNK // n)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from helpers import config
+from helpers import checks, config
 from helpers.tf_quiet import import_keras
 
 if TYPE_CHECKING:  # pragma: no cover - type hints only
@@ -78,10 +78,8 @@ def attach_head(
     models, so this project uses softmax.
     """
     keras = import_keras()
-    if not isinstance(n_classes, int) or n_classes < 2:
-        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
-    if not isinstance(dense_units, int) or dense_units < 1:
-        raise ValueError(f"dense_units must be a positive integer, got {dense_units!r}")
+    checks.integer("n_classes", n_classes, minimum=2, note=" >= 2")
+    checks.positive_int("dense_units", dense_units)
     if len(base.outputs) != 1 or len(base.outputs[0].shape) != 4:
         raise ValueError(
             "base must have one 4-D output (batch, height, width, channels), got "
@@ -132,9 +130,7 @@ def build_classifier(
 
     See :func:`attach_head` for why softmax rather than the study's sigmoid.
     """
-    # Validate cheap arguments before loading weights.
-    if not isinstance(n_classes, int) or n_classes < 2:
-        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+    checks.integer("n_classes", n_classes, minimum=2, note=" >= 2")  # cheap, before loading weights
     from helpers.backbones import BACKBONES, load_backbone  # noqa: PLC0415 - lazy, TF-heavy
 
     if backbone not in BACKBONES:

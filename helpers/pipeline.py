@@ -18,12 +18,11 @@ order, batches are prefetched.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 
 import pandas as pd
 
-from helpers import config
+from helpers import checks, config
 from helpers.tf_quiet import import_tensorflow
 
 
@@ -58,8 +57,7 @@ def make_dataset(
     if len(manifest) == 0:
         raise ValueError("manifest is empty")
     for arg, value in (("image_size", image_size), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+        checks.positive_int(arg, value)
     tf = import_tensorflow()
     autotune = tf.data.AUTOTUNE
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from helpers import config
+from helpers import checks, config
 from helpers.data import read_rgb
 
 # A file-only backend unless one was chosen already (Jupyter's inline backend is kept).
@@ -126,14 +126,11 @@ def image_size_plot(
         input_sizes = {"input": input_size}
     marks: dict[int, list[str]] = {}
     for label, size in (input_sizes or {}).items():
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-            raise ValueError(f"input size {label!r} must be a positive integer (pixels), got {size!r}")
+        checks.positive_int(f"input size {label!r}", size, " (pixels)")
         marks.setdefault(int(size), []).append(str(label))
     if len(marks) > len(_SIZE_LINE_STYLES):
         raise ValueError(f"at most {len(_SIZE_LINE_STYLES)} different input sizes, got {len(marks)}")
-    missing = {"width", "height", "name"} - set(manifest.columns)
-    if missing:
-        raise ValueError(f"manifest lacks columns {sorted(missing)}")
+    checks.require_columns(manifest, sorted({"width", "height", "name"}), "manifest")
     sns = _sns()
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     sns.scatterplot(data=manifest, x="width", y="height", hue="name", s=12, alpha=0.6, ax=ax)
@@ -220,9 +217,7 @@ def plot_model_blocks(
         raise ValueError("phases is empty: give at least one block table")
     tables = list(phases.items())
     for label, table in tables:
-        missing = _REQUIRED - set(table.columns)
-        if missing:
-            raise ValueError(f"block table {label!r} lacks columns {sorted(missing)}")
+        checks.require_columns(table, sorted(_REQUIRED), f"block table {label!r}")
     blocks = list(tables[0][1]["block"])
     for label, table in tables[1:]:
         if list(table["block"]) != blocks:
@@ -333,8 +328,7 @@ GALLERY_TITLE_SIZE = 10
 
 def _check_positive_ints(**values) -> None:
     for arg, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+        checks.positive_int(arg, value)
 
 
 def _path_gallery(paths: list, titles: list[str], columns: int, size: int, suptitle: str) -> plt.Figure:
@@ -430,9 +424,8 @@ def prediction_gallery(
         raise ValueError(f"correct must be True or False, got {correct!r}")
     if pick not in GALLERY_PICKS:
         raise ValueError(f"pick must be one of {GALLERY_PICKS}, got {pick!r}")
-    missing = {"path", "name", "predicted_name", "confidence", "correct"} - set(table.columns)
-    if missing:
-        raise ValueError(f"table lacks columns {sorted(missing)} (see helpers.evaluation.predictions_table)")
+    checks.require_columns(table, sorted({"path", "name", "predicted_name", "confidence", "correct"}), "table",
+                           " (see helpers.evaluation.predictions_table)")
     rows = table[table["correct"].astype(bool) == bool(correct)]
     kind = "correct" if correct else "misclassified"
     if len(rows) == 0:
@@ -543,8 +536,7 @@ def augmentation_preview(
     Figure
         One axes per image (the original first); unused grid cells are removed.
     """
-    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
-        raise ValueError(f"columns must be a positive integer, got {columns!r}")
+    checks.positive_int("columns", columns)
     images = [np.asarray(image), *[np.asarray(v) for v in views]]
     if len(images) == 1:
         raise ValueError("give at least one view (helpers.views.preview_views returns them)")
@@ -647,9 +639,7 @@ def training_curves(history: pd.DataFrame, metric: str = "accuracy", title: str 
         One axes; the y axis zoomed to where the values are.
     """
     needed = {"epoch", "phase", metric, f"val_{metric}"} | ({"phase_epoch"} if start_epoch is not None else set())
-    missing = needed - set(history.columns)
-    if missing:
-        raise ValueError(f"history lacks columns {sorted(missing)}")
+    checks.require_columns(history, sorted(needed), "history")
     if history.empty:
         raise ValueError("history is empty")
     _sns()
@@ -710,9 +700,7 @@ def compare_histories(
     if not histories:
         raise ValueError("give at least one history")
     for label, history in histories.items():
-        missing = ({"epoch", *metrics}) - set(history.columns)
-        if missing:
-            raise ValueError(f"history {label!r} lacks columns {sorted(missing)}")
+        checks.require_columns(history, sorted({"epoch", *metrics}), f"history {label!r}")
     if selected is not None:
         run, epoch = selected
         if run not in histories or epoch not in set(histories[run]["epoch"]):
@@ -752,8 +740,7 @@ def detection_gallery(
     """
     from matplotlib.patches import Rectangle  # noqa: PLC0415 - only this figure needs it
 
-    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
-        raise ValueError(f"columns must be a positive integer, got {columns!r}")
+    checks.positive_int("columns", columns)
     if not images:
         raise ValueError("give at least one image")
     if not len(images) == len(boxes) == len(chosen) == len(titles):
@@ -795,9 +782,7 @@ def image_pairs(pairs: list[tuple[np.ndarray, np.ndarray]], titles: tuple[str, s
     titles : the titles over the left and right image of every pair.
     columns : pairs per row.
     """
-    for arg, value in (("columns", columns), ("size", size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    _check_positive_ints(columns=columns, size=size)
     if not pairs:
         raise ValueError("give at least one pair")
     n_cols = min(columns, len(pairs))
@@ -825,9 +810,8 @@ def ablation_bars(table: pd.DataFrame, highlight: str | None = None, title: str 
         ``val accuracy at best`` (:func:`helpers.recipes.phase1_ablation`).
     highlight : the row to mark (e.g. the configuration chosen), or ``None``.
     """
-    missing = {"best val loss", "val accuracy at best"} - set(table.columns)
-    if missing:
-        raise ValueError(f"table lacks columns {sorted(missing)} (see helpers.recipes.phase1_ablation)")
+    checks.require_columns(table, sorted({"best val loss", "val accuracy at best"}), "table",
+                           " (see helpers.recipes.phase1_ablation)")
     if len(table) == 0:
         raise ValueError("table is empty: nothing to plot")
     if highlight is not None and highlight not in table.index:
@@ -856,9 +840,7 @@ def image_gallery(images: list[np.ndarray], captions: list[str], columns: int = 
     """Images in a grid, each with its caption (a few short lines) above it, shown at
     ``size × size`` pixels; e.g. near-duplicate pairs, or strangers with what each model
     called them."""
-    for arg, value in (("columns", columns), ("size", size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    _check_positive_ints(columns=columns, size=size)
     if not images:
         raise ValueError("give at least one image")
     if len(captions) != len(images):

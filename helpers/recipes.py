@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers import config, faces, training
+from helpers import checks, config, faces, training
 from helpers.backbones import BACKBONES, BackboneSpec
 from helpers.training import OptimizerSpec, TrainResult
 
@@ -67,12 +67,9 @@ class Recipe:
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {sorted(BACKBONES)}, got {self.backbone!r}")
-        if isinstance(self.views, bool) or not isinstance(self.views, int) or self.views < 0:
-            raise ValueError(f"views must be an integer >= 0 (0: no augmented views), got {self.views!r}")
+        checks.integer("views", self.views, minimum=0, note=" >= 0 (0: no augmented views)")
         for name in ("phase1_epochs", "phase2_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            checks.positive_int(name, getattr(self, name))
         self.crop_policy()  # validates crop and margin
 
     def crop_policy(self) -> faces.CropPolicy:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import config, files
+from helpers import checks, config, files
 
 #: Metrics of a training history that the history check compares, epoch by epoch.
 HISTORY_METRICS: tuple[str, ...] = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -102,22 +102,13 @@ def read_predictions(path: str | Path) -> pd.DataFrame:
 
 
 def _check_history(history: pd.DataFrame, what: str) -> None:
-    missing = [c for c in ("phase_epoch", *HISTORY_METRICS) if c not in history.columns]
-    if missing:
-        raise ValueError(f"{what} lacks columns {missing} (a TrainResult.history has them)")
+    checks.require_columns(history, ("phase_epoch", *HISTORY_METRICS), what, " (a TrainResult.history has them)")
 
 
 def _check_predictions(table: pd.DataFrame, what: str) -> None:
-    missing = [c for c in PREDICTION_RECORD_COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(f"{what} lacks columns {missing} (see evaluation.predictions_table)")
+    checks.require_columns(table, PREDICTION_RECORD_COLUMNS, what, " (see evaluation.predictions_table)")
     if table["relpath"].duplicated().any():
         raise ValueError(f"{what} has duplicate relpath values: one row per test image is expected")
-
-
-def _check_count(value: int, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
 
 
 def _verdicts(rows: Sequence[tuple[str, str, bool]]) -> pd.DataFrame:
@@ -229,7 +220,7 @@ def check_predictions(
     """
     for name, value in (("max_changed", max_changed), ("max_correct_difference", max_correct_difference),
                         ("max_identity_difference", max_identity_difference)):
-        _check_count(value, name)
+        checks.non_negative_int(name, value)
     _check_predictions(table, "table")
     comparable = reference is not None and set(reference["relpath"]) == set(table["relpath"])
     rows = [("a reference exists for this setup", "the reference scored the same test images", comparable)]

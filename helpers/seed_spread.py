@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import intervals
+from helpers import checks, intervals
 
 #: The methods of the benchmark, in the order of its tables: notebooks 04-06's recipe
 #: (:data:`helpers.recipes.STUDY_RECIPE`), notebook 07's (:data:`helpers.recipes.CHOSEN_RECIPE`) and
@@ -104,8 +104,7 @@ def result_row(
     and the date (default now, ISO 8601 to the second)."""
     if not isinstance(method, str) or not method:
         raise ValueError(f"method must be a non-empty name, e.g. {METHODS[0]!r}, got {method!r}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    checks.integer("seed", seed)
     val_right, n_val = _count("val_right", val_right), _count("n_val", n_val)
     if val_right > n_val:
         raise ValueError(f"val_right ({val_right}) exceeds n_val ({n_val})")

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import config
+from helpers import checks, config
 from helpers.data import MANIFEST_COLUMNS
 
 SPLIT_COLUMNS = ["relpath", "identity", "name", "label", "sha256", "split"]
@@ -108,8 +108,7 @@ def split_dataset(
         raise ValueError(f"manifest lacks column(s) {sorted(missing)}")
     if manifest.empty:
         raise ValueError("manifest is empty")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    checks.integer("seed", seed)
     fractions = check_fractions(fractions)
     counts = manifest["identity"].value_counts()
     sizes = {ident: split_sizes(int(n), fractions) for ident, n in counts.items()}

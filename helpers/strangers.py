@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import config, data
+from helpers import checks, config, data
 
 #: The label :func:`apply_rejection` gives to a rejected image, and a stranger's ``label``.
 NONE_OF_THESE: int = -1
@@ -125,12 +125,9 @@ def stranger_manifest(
         ``George_W_Bush``). With the study's VGGFace2 identities no LFW name matches; when the
         course runs on LFW's own top five, they must be excluded here.
     """
-    if per_person is not None and (isinstance(per_person, bool) or not isinstance(per_person, numbers.Integral)
-                                   or per_person < 1):
-        raise ValueError(f"per_person must be an integer >= 1 (images kept per person) or None for all, "
-                         f"got {per_person!r}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if per_person is not None:
+        checks.integer("per_person", per_person, minimum=1, note=" >= 1 (images kept per person) or None for all")
+    checks.integer("seed", seed)
     folder = lfw_folder() if root is None else Path(root).expanduser()
     if not folder.is_dir():
         if root is None:

@@ -69,7 +69,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from helpers import config, files
+from helpers import checks, config, files
 from helpers.boundary import PhaseParts, pooled_part, prepare_phase
 from helpers.keras_internals import producing_layer
 from helpers.model import check_phase
@@ -195,9 +195,7 @@ def _check_data(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The train and val rows of a split manifest (see :func:`helpers.splitting.attach_split`)."""
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a DataFrame, got {type(data).__name__}")
-    missing = [c for c in _DATA_COLUMNS if c not in data.columns]
-    if missing:
-        raise ValueError(f"data lacks columns {missing}; pass the split manifest (notebook 02's split.csv)")
+    checks.require_columns(data, _DATA_COLUMNS, "data", "; pass the split manifest (notebook 02's split.csv)")
     train = data[data["split"] == "train"].reset_index(drop=True)
     val = data[data["split"] == "val"].reset_index(drop=True)
     if train.empty or val.empty:
@@ -210,12 +208,6 @@ def train_val_rows(data: pd.DataFrame) -> pd.DataFrame:
     which :func:`train_phase` caches features. Extracting features of this frame with
     :func:`cached_features` beforehand (as notebook 04 does) gives the file training reads."""
     return pd.concat(_check_data(data), ignore_index=True)
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def epoch_order(n: int, seed: int, phase: int, epoch: int) -> np.ndarray:
@@ -437,9 +429,7 @@ def combine_histories(*histories: pd.DataFrame) -> pd.DataFrame:
     if not histories:
         raise ValueError("give at least one history")
     for h in histories:
-        missing = [c for c in HISTORY_COLUMNS if c not in h.columns]
-        if missing:
-            raise ValueError(f"a history lacks columns {missing}")
+        checks.require_columns(h, HISTORY_COLUMNS, "a history")
     combined = pd.concat(histories, ignore_index=True)
     combined["epoch"] = np.arange(1, len(combined) + 1)
     return combined[list(HISTORY_COLUMNS)]
@@ -480,7 +470,7 @@ def lowest_val_loss(histories: Mapping[str, pd.DataFrame]) -> str:
 def read_history(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a ``history.csv`` written by :func:`train_phase`."""
     frame = pd.read_csv(path)
-    missing = [c for c in HISTORY_COLUMNS if c not in frame.columns]
+    missing = checks.missing_columns(frame, HISTORY_COLUMNS)
     if missing:
         raise ValueError(f"{path} is not a training history (missing {missing})")
     return history_frame(frame.to_dict("records"))
@@ -719,18 +709,18 @@ def train_phase(
 
     keras = import_keras()
     check_phase(phase)
-    epochs = _positive_int("epochs", epochs)
-    batch_size = _positive_int("batch_size", batch_size)
-    image_size = _positive_int("image_size", image_size)
+    epochs = checks.positive_int("epochs", epochs)
+    batch_size = checks.positive_int("batch_size", batch_size)
+    image_size = checks.positive_int("image_size", image_size)
     if stop_after is not None:
-        stop_after = _positive_int("stop_after", stop_after)
+        stop_after = checks.positive_int("stop_after", stop_after)
     if not isinstance(optimizer, OptimizerSpec):
         raise TypeError("optimizer must be an OptimizerSpec, e.g. OptimizerSpec('adam', 1e-3)")
     if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real) \
             or not 0 <= label_smoothing < 1:
         raise ValueError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
     if patience is not None:
-        patience = _positive_int("patience", patience)
+        patience = checks.positive_int("patience", patience)
     spec = hv.as_view_spec(views, seed)
     if spec is not None and augment:
         raise ValueError("augment=True augments on the fly (naive path) and views=K trains on "

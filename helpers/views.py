@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from helpers import config, files
+from helpers import checks, config, files
 from helpers.progress import progress_bar
 from helpers.tf_quiet import import_keras, import_tensorflow
 
@@ -109,11 +109,9 @@ class ViewSpec:
     contrast: float = VIEW_CONTRAST
 
     def __post_init__(self) -> None:
-        if isinstance(self.views, bool) or not isinstance(self.views, numbers.Integral) or self.views < 1:
-            raise ValueError(f"views must be a positive integer (K views per image), got {self.views!r}")
-        bad_seed = isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral)
-        if self.seed is not None and bad_seed:
-            raise ValueError(f"seed must be an integer or None (the training seed), got {self.seed!r}")
+        checks.positive_int("views", self.views, " (K views per image)")
+        if self.seed is not None:
+            checks.integer("seed", self.seed, note=" or None (the training seed)")
         if self.dtype not in VIEW_DTYPES:
             raise ValueError(f"dtype must be one of {VIEW_DTYPES}, got {self.dtype!r}")
         if not isinstance(self.flip, bool):
