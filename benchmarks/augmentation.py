@@ -42,7 +42,7 @@ def run(augment: bool, split: pd.DataFrame, optimizer: training.OptimizerSpec, e
     )
     h = result.history
     best = h.loc[h["val_loss"].idxmin()]
-    return {"path": result.path, "best epoch": int(best["phase_epoch"]),
+    return {"path": result.feed, "best epoch": int(best["phase_epoch"]),
             "val loss (best)": best["val_loss"], "val accuracy (best)": best["val_accuracy"],
             "val loss (last)": h["val_loss"].iloc[-1], "val accuracy (last)": h["val_accuracy"].iloc[-1],
             "train accuracy (last)": h["accuracy"].iloc[-1], "minutes": result.seconds / 60}

@@ -15,7 +15,7 @@ per image (:func:`cached_features`) and trains only the trainable part on those 
   (:func:`helpers.boundary.trainable_boundary`) and trains the top sub-model, which shares its
   layer objects with the full model, so training it trains the full model.
 
-The *naive* path (``path="naive"``) streams the images through the whole model at every
+The *naive* path (``feed="naive"``) streams the images through the whole model at every
 step, as the study did; it is the only exact choice with on-the-fly augmentation
 (``augment=True``: the frozen part then sees a different image every epoch), and it is
 what the equivalence test compares the cached path against.
@@ -538,6 +538,7 @@ class TrainResult:
     ``history``: :data:`HISTORY_COLUMNS`, one row per epoch of this phase.
     ``folder``: the phase folder (``state.npz``, ``best.keras``, ``history.csv``,
     ``final.weights.h5``). ``resumed_from``: epochs found finished on disk (0 if fresh).
+    ``feed``: ``"cached"`` or ``"naive"``, the path the trainable part was fed by.
     ``cache``: the :class:`CacheInfo` of the cached path's plain features (``None`` on the
     naive path; with views, the validation features). ``view_cache``: the
     :class:`CacheInfo` of the stored view features (cached path with ``views`` only).
@@ -546,7 +547,7 @@ class TrainResult:
 
     history: pd.DataFrame
     folder: Path
-    path: str
+    feed: str
     resumed_from: int
     cache: CacheInfo | None
     seconds: float
@@ -563,7 +564,7 @@ class TrainResult:
 
 
 @dataclass
-class _Feed:
+class _Feeder:
     """What one path trains, its validation data, and the ``fit`` inputs of each epoch."""
 
     trainable: Any
@@ -574,7 +575,7 @@ class _Feed:
 
 
 def _cached_feed(parts: PhaseParts, train, val, y_train, y_val, image_size, preprocess,
-                 batch_size, cache_dir, progress) -> _Feed:
+                 batch_size, cache_dir, progress) -> _Feeder:
     """Cached path without views: plain features of train and val, held in memory."""
     both = pd.concat([train, val], ignore_index=True)  # the order of train_val_rows
     arrays, cache = cached_features(parts.frozen, both, image_size, preprocess,
@@ -587,10 +588,10 @@ def _cached_feed(parts: PhaseParts, train, val, y_train, y_val, image_size, prep
         return {"x": xs if len(xs) > 1 else xs[0], "y": y_train[order], "batch_size": batch_size,
                 "validation_batch_size": batch_size}
 
-    return _Feed(parts.top, (x_val if len(x_val) > 1 else x_val[0], y_val), epoch_inputs, cache)
+    return _Feeder(parts.top, (x_val if len(x_val) > 1 else x_val[0], y_val), epoch_inputs, cache)
 
 
-def _naive_feed(model, train, val, image_size, preprocess, batch_size, augment, seed) -> _Feed:
+def _naive_feed(model, train, val, image_size, preprocess, batch_size, augment, seed) -> _Feeder:
     """Naive path without views: images through the whole model, optionally augmented on
     the fly with :func:`make_augmenter`."""
     from helpers.pipeline import make_dataset  # noqa: PLC0415 - TF-heavy
@@ -606,17 +607,17 @@ def _naive_feed(model, train, val, image_size, preprocess, batch_size, augment, 
     def epoch_inputs(epoch: int, order: np.ndarray) -> dict[str, Any]:
         return {"x": make_dataset(train.iloc[order], image_size, batch_size, preprocess=train_preprocess)}
 
-    return _Feed(model, make_dataset(val, image_size, batch_size, preprocess=preprocess), epoch_inputs)
+    return _Feeder(model, make_dataset(val, image_size, batch_size, preprocess=preprocess), epoch_inputs)
 
 
-def _view_feed(parts: PhaseParts, path: str, spec: ViewSpec, train, val, y_train, y_val, image_size,
-               preprocess, batch_size, seed, cache_dir, progress) -> _Feed:
+def _view_feed(parts: PhaseParts, feed: str, spec: ViewSpec, train, val, y_train, y_val, image_size,
+               preprocess, batch_size, seed, cache_dir, progress) -> _Feeder:
     """Either path with augmented views (:mod:`helpers.views`): each epoch, training row
     ``r`` shows view :func:`helpers.views.view_choice` ``[r]``; validation is plain."""
     from helpers import views as hv  # noqa: PLC0415 - TF-heavy
     from helpers.pipeline import make_dataset  # noqa: PLC0415 - TF-heavy
 
-    if path == "cached":
+    if feed == "cached":
         stored = hv.cached_views(parts.frozen, train, image_size, preprocess, spec,
                                  cache_dir=cache_dir, progress=progress)
         x_val, cache = cached_features(parts.frozen, val, image_size, preprocess,
@@ -639,7 +640,7 @@ def _view_feed(parts: PhaseParts, path: str, spec: ViewSpec, train, val, y_train
         return {"x": hv.epoch_batches(order, choice, y_train, batch_size, inputs),
                 "steps_per_epoch": -(-len(order) // batch_size), **extra}
 
-    return _Feed(trainable, val_data, epoch_inputs, cache, view_cache)
+    return _Feeder(trainable, val_data, epoch_inputs, cache, view_cache)
 
 
 def train_phase(
@@ -655,7 +656,7 @@ def train_phase(
     optimizer: OptimizerSpec = STUDY_OPTIMIZER,
     seed: int = config.SEED,
     n_unfreeze: int = config.UNFREEZE_LAST,
-    path: str | None = None,
+    feed: str | None = None,
     augment: bool = False,
     views: int | ViewSpec | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -680,7 +681,7 @@ def train_phase(
         (:class:`helpers.backbones.BackboneSpec`).
     epochs : epochs of this phase (the study: 50); one epoch = one pass over ``train``.
     batch_size, optimizer, seed : the study's by default (32, SGD(1e-4, momentum 0.9), 42).
-    path : ``"cached"`` (default without ``augment``) or ``"naive"`` (images through the
+    feed : ``"cached"`` (default without ``augment``) or ``"naive"`` (images through the
         whole model every step; the default with ``augment``).
     augment : apply :func:`make_augmenter` to training images on the fly (naive path only).
     views : ``K`` (an int) or a :class:`helpers.views.ViewSpec`: train on ``K`` stored
@@ -725,12 +726,12 @@ def train_phase(
     if spec is not None and augment:
         raise ValueError("augment=True augments on the fly (naive path) and views=K trains on "
                          "stored augmented views: pass one of them, not both")
-    path = path or ("naive" if augment else "cached")
-    if path not in ("cached", "naive"):
-        raise ValueError(f"path must be 'cached' or 'naive', got {path!r}")
-    if augment and path == "cached":
+    feed = feed or ("naive" if augment else "cached")
+    if feed not in ("cached", "naive"):
+        raise ValueError(f"feed must be 'cached' or 'naive', got {feed!r}")
+    if augment and feed == "cached":
         raise ValueError("augmentation changes the frozen part's input every epoch, so its "
-                         "output cannot be cached: use path='naive' (the default with augment=True), "
+                         "output cannot be cached: use feed='naive' (the default with augment=True), "
                          "or views=K for augmentation on the cached path")
     train, val = _check_data(data)
     started = time.perf_counter()
@@ -740,7 +741,8 @@ def train_phase(
     keras.utils.set_random_seed(int(seed))
     settings = {
         "phase": phase, "epochs": epochs, "batch_size": batch_size, "optimizer": asdict(optimizer),
-        "seed": int(seed), "n_unfreeze": n_unfreeze if phase == 2 else None, "path": path,
+        "seed": int(seed), "n_unfreeze": n_unfreeze if phase == 2 else None,
+        "path": feed,  # the key stays "path": a renamed key would make every saved state stale
         "augment": augment, "image_size": image_size, "preprocess": _callable_name(preprocess),
         "train": [f"{s}:{y}" for s, y in zip(train["sha256"], train["label"], strict=True)],
         "val": [f"{s}:{y}" for s, y in zip(val["sha256"], val["label"], strict=True)],
@@ -759,14 +761,14 @@ def train_phase(
     y_val = val["label"].to_numpy("int32")
 
     if spec is not None:
-        feed = _view_feed(parts, path, spec, train, val, y_train, y_val, image_size, preprocess,
-                          batch_size, seed, cache_dir, progress)
-    elif path == "cached":
-        feed = _cached_feed(parts, train, val, y_train, y_val, image_size, preprocess, batch_size,
-                            cache_dir, progress)
+        feeder = _view_feed(parts, feed, spec, train, val, y_train, y_val, image_size, preprocess,
+                            batch_size, seed, cache_dir, progress)
+    elif feed == "cached":
+        feeder = _cached_feed(parts, train, val, y_train, y_val, image_size, preprocess, batch_size,
+                              cache_dir, progress)
     else:
-        feed = _naive_feed(model, train, val, image_size, preprocess, batch_size, augment, seed)
-    trainable = feed.trainable
+        feeder = _naive_feed(model, train, val, image_size, preprocess, batch_size, augment, seed)
+    trainable = feeder.trainable
     loss = smoothed_loss(label_smoothing) if label_smoothing else "sparse_categorical_crossentropy"
     trainable.compile(optimizer=optimizer.build(), loss=loss, metrics=["accuracy"])
     state_path = folder / "state.npz"
@@ -789,8 +791,8 @@ def train_phase(
                 break
             tick = time.perf_counter()
             order = epoch_order(len(train), seed, phase, epoch)
-            fit = trainable.fit(**feed.epoch_inputs(epoch, order), epochs=1, shuffle=False,
-                                validation_data=feed.val_data, verbose=0)
+            fit = trainable.fit(**feeder.epoch_inputs(epoch, order), epochs=1, shuffle=False,
+                                validation_data=feeder.val_data, verbose=0)
             logs = {k: float(v[-1]) for k, v in fit.history.items()}
             row = {"epoch": epoch + 1, "phase": phase, "phase_epoch": epoch + 1,
                    "loss": logs["loss"], "accuracy": logs["accuracy"],
@@ -810,5 +812,5 @@ def train_phase(
     if finished:
         _save_model_atomically(model, folder / "final.weights.h5", weights_only=True)
     settings = {k: v for k, v in settings.items() if k not in ("train", "val")}
-    return TrainResult(history_frame(rows), folder, path, resumed_from, feed.cache,
-                       time.perf_counter() - started, settings, feed.view_cache)
+    return TrainResult(history_frame(rows), folder, feed, resumed_from, feeder.cache,
+                       time.perf_counter() - started, settings, feeder.view_cache)

@@ -52,11 +52,11 @@ def assert_close(a: list[np.ndarray], b: list[np.ndarray], rtol=1e-5, atol=1e-6)
 
 def test_cached_path_equals_naive_path_in_both_phases(split, tmp_path):
     results = {}
-    for path in ("cached", "naive"):
+    for feed in ("cached", "naive"):
         model = tiny_classifier()
-        h1 = run(model, split, 1, tmp_path / path / "p1", path=path).history
-        h2 = run(model, split, 2, tmp_path / path / "p2", path=path).history
-        results[path] = (model, h1, h2)
+        h1 = run(model, split, 1, tmp_path / feed / "p1", feed=feed).history
+        h2 = run(model, split, 2, tmp_path / feed / "p2", feed=feed).history
+        results[feed] = (model, h1, h2)
     cached, naive = results["cached"][0], results["naive"][0]
     assert_close(weights_of(cached), weights_of(naive))
     np.testing.assert_allclose(predict(cached, split), predict(naive, split), rtol=1e-5, atol=1e-6)
@@ -273,7 +273,7 @@ def test_augmenter_keeps_shape_and_changes_images():
 
 def test_augmented_training_uses_the_naive_path(split, tmp_path):
     result = run(tiny_classifier(), split, 1, tmp_path / "aug", epochs=1, augment=True)
-    assert result.path == "naive" and result.cache is None and len(result.history) == 1
+    assert result.feed == "naive" and result.cache is None and len(result.history) == 1
 
 
 # --- bad input -----------------------------------------------------------------------
@@ -284,8 +284,8 @@ def test_augmented_training_uses_the_naive_path(split, tmp_path):
     ({"epochs": 0}, ValueError, "epochs must be a positive integer"),
     ({"batch_size": 2.5}, ValueError, "batch_size must be a positive integer"),
     ({"stop_after": 0}, ValueError, "stop_after"),
-    ({"path": "fast"}, ValueError, "path must be"),
-    ({"augment": True, "path": "cached"}, ValueError, "cannot be cached"),
+    ({"feed": "fast"}, ValueError, "feed must be"),
+    ({"augment": True, "feed": "cached"}, ValueError, "cannot be cached"),
     ({"optimizer": "sgd"}, TypeError, "OptimizerSpec"),
     ({"label_smoothing": 1.0}, ValueError, "label_smoothing must be"),
     ({"label_smoothing": -0.1}, ValueError, "label_smoothing must be"),
@@ -445,11 +445,11 @@ def test_plain_keras_fit_equals_train_phase(split, tmp_path):
     keras = import_keras()
     sgd = training.OptimizerSpec("sgd", learning_rate=1e-2, momentum=0.9)  # the study's 1e-4 barely moves
     trained = {}
-    for path in ("naive", "cached"):
+    for feed in ("naive", "cached"):
         model = tiny_classifier()
-        run(model, split, 1, tmp_path / path / "p1", epochs=2, path=path, optimizer=sgd)
-        run(model, split, 2, tmp_path / path / "p2", epochs=2, path=path, n_unfreeze=5, optimizer=sgd)
-        trained[path] = [w.numpy() for w in model.weights]
+        run(model, split, 1, tmp_path / feed / "p1", epochs=2, feed=feed, optimizer=sgd)
+        run(model, split, 2, tmp_path / feed / "p2", epochs=2, feed=feed, n_unfreeze=5, optimizer=sgd)
+        trained[feed] = [w.numpy() for w in model.weights]
 
     train = split[split["split"] == "train"].reset_index(drop=True)
     plain = None
@@ -469,8 +469,8 @@ def test_plain_keras_fit_equals_train_phase(split, tmp_path):
             plain.fit(make_dataset(train.iloc[order], IMAGE_SIZE, 4, preprocess=scale), epochs=1, verbose=0)
     # Weights only (not model.variables): a Dropout's seed counter differs between the ways.
     ours = [w.numpy() for w in plain.weights]
-    for path in ("naive", "cached"):
-        assert_close(ours, trained[path])
+    for feed in ("naive", "cached"):
+        assert_close(ours, trained[feed])
     # Not vacuous: both phases moved the weights by far more than the tolerance.
     start = {w.path: w.numpy() for w in tiny_classifier().weights}
     for name in ("c3/kernel", "head_dense/kernel"):

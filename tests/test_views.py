@@ -304,11 +304,11 @@ def test_cache_bad_input(train_rows, tmp_path):
 
 def test_cached_views_equal_naive_views_in_both_phases(split, tmp_path):
     results = {}
-    for path in ("cached", "naive"):
+    for feed in ("cached", "naive"):
         model = tiny_classifier()
-        h1 = run(model, split, 1, tmp_path / path / "p1", path=path)
-        h2 = run(model, split, 2, tmp_path / path / "p2", path=path)
-        results[path] = (model, h1, h2)
+        h1 = run(model, split, 1, tmp_path / feed / "p1", feed=feed)
+        h2 = run(model, split, 2, tmp_path / feed / "p2", feed=feed)
+        results[feed] = (model, h1, h2)
     cached, naive = results["cached"][0], results["naive"][0]
     assert results["cached"][1].view_cache.status == "built" and results["naive"][1].view_cache is None
     assert results["cached"][1].settings["views"]["views"] == K

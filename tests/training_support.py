@@ -65,4 +65,4 @@ if __name__ == "__main__":  # the kill-and-resume test's training process
     split = tiny_data(root, per_identity=16)
     model = tiny_classifier()
     training.train_phase(model, split, 2, folder, image_size=IMAGE_SIZE, preprocess=scale,
-                         epochs=epochs, batch_size=4, n_unfreeze=6, path="naive", progress=False)
+                         epochs=epochs, batch_size=4, n_unfreeze=6, feed="naive", progress=False)
