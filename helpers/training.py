@@ -38,7 +38,8 @@ state is a model variable. On one machine with the same thread count, two runs g
 bit-identical weights.
 
 **Checkpoints and resume.** After every epoch the phase's folder receives, atomically
-(written to a temporary file, then renamed):
+(written to a temporary file, then renamed), from :class:`helpers.checkpoints.PhaseCheckpoint`,
+a Keras callback given to each one-epoch ``fit`` call (with the caller's ``callbacks``):
 
 * ``state.npz`` -- every model variable (weights, BatchNorm statistics, dropout seed
   states), the optimizer's variables, the history so far and a fingerprint of the run's
@@ -531,6 +532,21 @@ def _save_model_atomically(model, path: Path, weights_only: bool = False) -> Pat
 # --------------------------------------------------------------------------------------
 
 
+def _check_callbacks(callbacks) -> list:
+    """``callbacks`` as a list, checked: a sequence of ``keras.callbacks.Callback``."""
+    base = import_keras().callbacks.Callback
+    if isinstance(callbacks, base):
+        raise TypeError("callbacks must be a list of Keras callbacks: wrap the single callback "
+                        "in a list, callbacks=[...]")
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Sequence):
+        raise TypeError("callbacks must be a list of keras.callbacks.Callback, "
+                        f"got {type(callbacks).__name__}")
+    bad = [type(c).__name__ for c in callbacks if not isinstance(c, base)]
+    if bad:
+        raise TypeError(f"callbacks must be keras.callbacks.Callback instances, got {', '.join(bad)}")
+    return list(callbacks)
+
+
 @dataclass
 class TrainResult:
     """What :func:`train_phase` returns.
@@ -665,6 +681,7 @@ def train_phase(
     resume: bool = True,
     progress: bool = True,
     stop_after: int | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> TrainResult:
     """Train one phase of the study's recipe on the train split, validating every epoch.
 
@@ -699,6 +716,15 @@ def train_phase(
     resume : pick up a state left in ``folder``; ``False`` starts afresh (overwriting).
     stop_after : stop after this many epochs *of this call* (to simulate an interruption
         in tests and demos); ``None`` trains to ``epochs``.
+    callbacks : Keras callbacks passed to every ``fit`` call, after the
+        :class:`helpers.checkpoints.PhaseCheckpoint` that writes the phase folder. ``fit``
+        runs *one epoch per call*, so a callback's ``on_epoch_end(epoch, logs)`` is called
+        once per epoch with Keras' ``epoch`` always 0; ``logs`` holds that epoch's ``loss``,
+        ``accuracy``, ``val_loss``, ``val_accuracy`` and ``phase_epoch`` (1-based, as in the
+        history). Its ``model`` is the part being fitted (the top sub-model on the cached
+        path). Callbacks whose state starts over in ``on_train_begin`` (Keras'
+        ``EarlyStopping``, ``ReduceLROnPlateau``) therefore see one epoch at a time: use
+        ``patience``. They are not part of the run's settings nor of its saved state.
 
     Returns
     -------
@@ -707,6 +733,7 @@ def train_phase(
         :func:`combine_histories`).
     """
     from helpers import views as hv  # noqa: PLC0415 - TF-heavy
+    from helpers.checkpoints import PhaseCheckpoint  # noqa: PLC0415 - imports Keras
 
     keras = import_keras()
     check_phase(phase)
@@ -722,6 +749,7 @@ def train_phase(
         raise ValueError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
     if patience is not None:
         patience = checks.positive_int("patience", patience)
+    callbacks = _check_callbacks(callbacks)
     spec = hv.as_view_spec(views, seed)
     if spec is not None and augment:
         raise ValueError("augment=True augments on the fly (naive path) and views=K trains on "
@@ -772,14 +800,14 @@ def train_phase(
     loss = smoothed_loss(label_smoothing) if label_smoothing else "sparse_categorical_crossentropy"
     trainable.compile(optimizer=optimizer.build(), loss=loss, metrics=["accuracy"])
     state_path = folder / "state.npz"
-    rows: list[dict[str, Any]] = []
-    best = float("inf")
-    done = 0
+    done, best, rows = 0, float("inf"), []
     if resume and state_path.exists():
         meta = _load_state(state_path, model, trainable.optimizer, trainable.trainable_variables,
                            fingerprint)
         done, best, rows = int(meta["epoch"]), float(meta["best_val_loss"]), meta["history"]
     resumed_from = done
+    checkpoint = PhaseCheckpoint(model, folder, phase, fingerprint, rows, best)
+    rows = checkpoint.rows  # the history; the checkpoint appends each epoch's row
 
     bar = progress_bar(total=epochs, initial=done, unit="epoch", desc=f"phase {phase}",
                        enabled=progress, leave=True, mininterval=2.0)
@@ -789,23 +817,11 @@ def train_phase(
                 break
             if patience is not None and epochs_since_best(rows) >= patience:
                 break
-            tick = time.perf_counter()
+            checkpoint.start_epoch(epoch)
             order = epoch_order(len(train), seed, phase, epoch)
-            fit = trainable.fit(**feeder.epoch_inputs(epoch, order), epochs=1, shuffle=False,
-                                validation_data=feeder.val_data, verbose=0)
-            logs = {k: float(v[-1]) for k, v in fit.history.items()}
-            row = {"epoch": epoch + 1, "phase": phase, "phase_epoch": epoch + 1,
-                   "loss": logs["loss"], "accuracy": logs["accuracy"],
-                   "val_loss": logs["val_loss"], "val_accuracy": logs["val_accuracy"],
-                   "seconds": time.perf_counter() - tick}
-            rows.append(row)
-            if row["val_loss"] < best:
-                best = row["val_loss"]
-                _save_model_atomically(model, folder / "best.keras")
-            _save_state(state_path, model, trainable.optimizer, epoch + 1, best, rows, fingerprint)
-            with files.atomic_path(folder / "history.csv") as tmp:
-                history_frame(rows).to_csv(tmp, index=False)
-            bar.set_postfix(loss=f"{row['loss']:.3f}", val_acc=f"{row['val_accuracy']:.3f}",
+            trainable.fit(**feeder.epoch_inputs(epoch, order), epochs=1, shuffle=False,
+                          validation_data=feeder.val_data, verbose=0, callbacks=[checkpoint, *callbacks])
+            bar.set_postfix(loss=f"{rows[-1]['loss']:.3f}", val_acc=f"{rows[-1]['val_accuracy']:.3f}",
                             refresh=False)
             bar.update(1)
     finished = len(rows) == epochs or (patience is not None and epochs_since_best(rows) >= patience)

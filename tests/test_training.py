@@ -3,6 +3,7 @@ real kill), and every bad input. All on a 12-layer model and tiny generated imag
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -476,3 +477,81 @@ def test_plain_keras_fit_equals_train_phase(split, tmp_path):
     for name in ("c3/kernel", "head_dense/kernel"):
         moved = np.abs(dict(zip([w.path for w in plain.weights], ours, strict=True))[name] - start[name]).max()
         assert moved > 1e-4, name
+
+
+# --- callbacks: the checkpoint callback and the caller's own ------------------------------
+
+
+def _recorder():
+    keras = import_keras()
+
+    class Recorder(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.calls.append((epoch, dict(logs)))
+
+    return Recorder()
+
+
+def test_user_callbacks_see_each_epoch_once_with_its_metrics(split, tmp_path):
+    recorder = _recorder()
+    run(tiny_classifier(), split, 1, tmp_path / "p1", stop_after=2, callbacks=[recorder])
+    model = tiny_classifier()  # a fresh process would rebuild the model
+    history = run(model, split, 1, tmp_path / "p1", callbacks=(recorder,)).history  # resumes at epoch 3
+    assert [epoch for epoch, _ in recorder.calls] == [0, 0, 0]  # one-epoch fit calls
+    assert [logs["phase_epoch"] for _, logs in recorder.calls] == [1, 2, 3] == history["phase_epoch"].tolist()
+    for column in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert [logs[column] for _, logs in recorder.calls] == history[column].tolist()
+    # Watching changes nothing: the same run without callbacks ends on the same weights, bit for bit.
+    trained = weights_of(model)
+    plain = tiny_classifier()
+    run(plain, split, 1, tmp_path / "plain")
+    for a, b in zip(trained, weights_of(plain), strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize(("callbacks", "match"), [
+    ("not a callback", "list of keras.callbacks.Callback, got str"),
+    (None, "list of keras.callbacks.Callback, got NoneType"),
+    ([lambda epoch, logs: None], "Callback instances, got function"),
+    ("single", "wrap the single callback in a list"),
+])
+def test_train_phase_rejects_what_is_not_callbacks(split, tmp_path, callbacks, match):
+    if callbacks == "single":
+        callbacks = import_keras().callbacks.Callback()
+    with pytest.raises(TypeError, match=match):
+        run(tiny_classifier(), split, 1, tmp_path / "bad", callbacks=callbacks)
+    assert not (tmp_path / "bad").exists()  # refused before anything is written
+
+
+def test_phase_checkpoint_writes_best_only_when_val_loss_improves(tmp_path):
+    from helpers.checkpoints import PhaseCheckpoint
+
+    keras = import_keras()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = np.random.default_rng(0).normal(size=(12, 4)).astype("float32"), np.arange(12) % 3
+    checkpoint = PhaseCheckpoint(model, tmp_path, phase=1, fingerprint="f")
+    best = tmp_path / "best.keras"
+
+    checkpoint.start_epoch(0)  # a real one-epoch fit: the first epoch is always the best so far
+    model.fit(x, y, validation_data=(x, y), epochs=1, verbose=0, callbacks=[checkpoint])
+    assert best.exists()
+    first = checkpoint.rows[0]["val_loss"]
+    for epoch, val_loss, written in ((1, first + 1, False), (2, first, False), (3, first - 0.5, True)):
+        best.unlink(missing_ok=True)
+        checkpoint.start_epoch(epoch)
+        checkpoint.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5, "val_loss": val_loss, "val_accuracy": 0.5})
+        assert best.exists() == written, epoch
+    assert checkpoint.best == first - 0.5
+    history = training.read_history(tmp_path / "history.csv")
+    assert history["phase_epoch"].tolist() == [1, 2, 3, 4] and (history["phase"] == 1).all()
+    with np.load(tmp_path / "state.npz") as npz:
+        meta = json.loads(str(npz["meta"]))
+    assert (meta["epoch"], meta["best_val_loss"], meta["fingerprint"]) == (4, first - 0.5, "f")
+    with pytest.raises(RuntimeError, match="start_epoch"):  # each epoch must be announced
+        checkpoint.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5, "val_loss": 0.0, "val_accuracy": 0.5})
