@@ -319,6 +319,12 @@ def lfw_data_home(data_home: str | Path | None = None) -> Path:
     return Path(data_home).expanduser()
 
 
+def lfw_folder(data_home: str | Path | None = None) -> Path:
+    """LFW's folder of people: ``<data home>/lfw_home/lfw_funneled``, the data home as in
+    :func:`lfw_data_home`. Nothing is downloaded or checked here."""
+    return lfw_data_home(data_home) / "lfw_home" / "lfw_funneled"
+
+
 def _lfw_shadow(home: Path) -> Path:
     """A writable stand-in for a (possibly read-only) data home.
 
@@ -364,7 +370,7 @@ def load_lfw(
     """
     checks.integer("n_people", n_people, minimum=2, note=" >= 2")
     home = lfw_data_home(data_home)
-    folder = home / "lfw_home" / "lfw_funneled"
+    folder = lfw_folder(home)
     if not folder.is_dir():
         if not download_if_missing:
             raise DataNotFoundError(f"LFW not found in {home} (expected {folder})")

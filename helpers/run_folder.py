@@ -78,7 +78,7 @@ def data_root() -> Path:
         if not root.is_dir():
             raise data.DataNotFoundError(f"CELEB_DATA_DIR is {root}, which is not a folder")
         return root
-    lfw = data.lfw_data_home() / "lfw_home" / "lfw_funneled"
+    lfw = data.lfw_folder()
     if not lfw.is_dir():
         raise data.DataNotFoundError(
             f"no data: set CELEB_DATA_DIR to a VGGFace2 root, or SCIKIT_LEARN_DATA to a folder holding "

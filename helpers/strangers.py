@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import checks, config, data
+from helpers.data import lfw_folder
 
 #: The label :func:`apply_rejection` gives to a rejected image, and a stranger's ``label``.
 NONE_OF_THESE: int = -1
@@ -65,15 +66,6 @@ _LFW_HINT = ("set SCIKIT_LEARN_DATA to the folder that holds lfw_home/ (scikit-l
 # --- The strangers ---------------------------------------------------------------------------
 
 
-def lfw_folder(data_home: str | Path | None = None) -> Path:
-    """LFW's folder of people: ``<data home>/lfw_home/lfw_funneled``.
-
-    ``data_home`` as in :func:`helpers.data.lfw_data_home`: given, else ``SCIKIT_LEARN_DATA``,
-    else scikit-learn's default. Nothing is downloaded or checked here.
-    """
-    return data.lfw_data_home(data_home) / "lfw_home" / "lfw_funneled"
-
-
 def _rank(seed: int, key: str) -> str:
     return hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()
 
@@ -95,7 +87,7 @@ def stranger_manifest(
     ----------
     root : a folder of identity subfolders, ``root/<person>/*.jpg`` (read by
         :func:`helpers.data.load_folder`, which decodes every file and lists the ones it
-        skips). ``None``: LFW's people, :func:`lfw_folder` (``SCIKIT_LEARN_DATA``).
+        skips). ``None``: LFW's people, :func:`helpers.data.lfw_folder` (``SCIKIT_LEARN_DATA``).
     per_person : the most images kept of one person (an integer >= 1); ``None`` keeps all.
     seed : an integer. Each person's images are ranked by ``sha256(f"{seed}:{file sha256}")``
         (ties, i.e. identical bytes, by ``relpath``) and the first ``per_person`` kept; the
