@@ -7,7 +7,9 @@ Each phase trains part of the classifier built by :mod:`helpers.model`:
 
 **The fast path.** With the base frozen and no augmentation, the frozen part computes the
 same output for an image at every epoch. :func:`train_phase` therefore computes it *once*
-per image (:func:`cached_features`) and trains only the trainable part on those arrays:
+per image into a sharded store on disk (:func:`cached_feature_store`) and trains only the
+trainable part, reading the features back batch by batch (:func:`store_batches`), so memory
+does not grow with the number of images:
 
 * phase 1 caches the base's *pooled* features (one vector per image, e.g. 1280 values for
   Lite0) and trains ``Dense(1024) -> Dense(n_classes)``;
@@ -23,6 +25,9 @@ what the equivalence test compares the cached path against.
 **Augmentation on the fast path.** With ``views=K`` each training image gets ``K`` stored
 augmented views whose features are computed once (:mod:`helpers.views`); every epoch
 trains on one view per image. Both paths accept ``views`` and then train the same model.
+
+**Several devices.** ``train_phase(..., strategy=...)`` trains under a ``tf.distribute``
+strategy (:mod:`helpers.distribute`); ``batch_size`` stays the global batch.
 
 **The recipe.** An epoch is one full pass over the training split (the study's
 ``steps_per_epoch=32`` with batch 32 saw 1024 of its ~1446 training images per epoch).
@@ -56,13 +61,14 @@ TensorFlow/Keras are imported inside the functions (through :mod:`helpers.tf_qui
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import numbers
 import os
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,6 +78,7 @@ import pandas as pd
 
 from helpers import checks, config, files
 from helpers.boundary import PhaseParts, pooled_part, prepare_phase
+from helpers.feature_store import FeatureStore, StoreError, shard_rows_for, write_store
 from helpers.keras_internals import producing_layer
 from helpers.model import check_phase
 from helpers.progress import progress_bar
@@ -79,6 +86,7 @@ from helpers.tf_quiet import import_keras, import_tensorflow
 
 if TYPE_CHECKING:  # pragma: no cover - type hints only
     import keras
+    import tensorflow as tf
 
     from helpers.views import ViewSpec
 
@@ -89,7 +97,7 @@ HISTORY_COLUMNS: tuple[str, ...] = (
 #: Optimizers :class:`OptimizerSpec` can build.
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 #: Bumped when the feature-cache file layout changes (old files are then rebuilt).
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 #: Bumped when the training-state layout changes.
 STATE_VERSION = 1
 #: The study's augmentation, as Keras 3 preprocessing-layer factors. The study's Keras 2
@@ -225,6 +233,43 @@ def epoch_order(n: int, seed: int, phase: int, epoch: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
+def feature_batches(
+    frozen: keras.Model,
+    manifest: pd.DataFrame,
+    image_size: int,
+    preprocess: Callable | None,
+    batch_size: int = 64,
+    strategy: tf.distribute.Strategy | None = None,
+) -> Iterator[list[np.ndarray]]:
+    """The frozen part's outputs on the images of ``manifest``, batch by batch, in row order.
+
+    Yields one list per batch: a float32 array ``(batch, *tensor_shape)`` per output of
+    ``frozen``. Under a one-machine ``strategy`` (``MirroredStrategy``) each batch is split
+    across its replicas and put back together in row order; under a multi-worker strategy each
+    worker computes every row itself (no cross-machine traffic; the features are the same).
+    """
+    from helpers import distribute  # noqa: PLC0415 - TF-heavy
+    from helpers.pipeline import make_dataset  # noqa: PLC0415 - TF-heavy
+
+    tf = import_tensorflow()
+    dataset = make_dataset(manifest, image_size, batch_size=batch_size, preprocess=preprocess,
+                           with_labels=False)
+    run = tf.function(lambda x: frozen(x, training=False), reduce_retracing=True)
+
+    def as_arrays(out) -> list[np.ndarray]:
+        return [np.asarray(o, dtype=np.float32) for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+    if strategy is None or strategy.num_replicas_in_sync == 1 or distribute.is_multi_worker(strategy):
+        for images in dataset:
+            yield as_arrays(run(images))
+        return
+    for images in strategy.experimental_distribute_dataset(dataset):
+        # Each replica gets a consecutive slice of the batch; its results, in replica order,
+        # are the batch's rows in order.
+        per_replica = [as_arrays(o) for o in strategy.experimental_local_results(strategy.run(run, args=(images,)))]
+        yield [np.concatenate(parts, axis=0) for parts in zip(*per_replica, strict=True)]
+
+
 def extract_features(
     frozen: keras.Model,
     manifest: pd.DataFrame,
@@ -232,27 +277,21 @@ def extract_features(
     preprocess: Callable | None,
     batch_size: int = 64,
     progress: bool = True,
+    strategy: tf.distribute.Strategy | None = None,
 ) -> list[np.ndarray]:
-    """Run the frozen part over every image of ``manifest``, in its row order.
+    """Run the frozen part over every image of ``manifest``, in its row order, in memory.
 
     Returns one float32 array per output of ``frozen``, each of shape
-    ``(len(manifest), *tensor_shape)``. Shows a progress bar in images per second.
+    ``(len(manifest), *tensor_shape)`` (:func:`feature_batches`, concatenated). Shows a
+    progress bar in images per second.
     """
-    from helpers.pipeline import make_dataset  # noqa: PLC0415 - TF-heavy
-
-    tf = import_tensorflow()
-    dataset = make_dataset(manifest, image_size, batch_size=batch_size, preprocess=preprocess,
-                           with_labels=False)
-    run = tf.function(lambda x: frozen(x, training=False), reduce_retracing=True)
     chunks: list[list[np.ndarray]] = []
     bar = progress_bar(total=len(manifest), unit="img", desc="features", enabled=progress,
                        leave=True, mininterval=1.0)
     with bar:
-        for images in dataset:
-            out = run(images)
-            outputs = list(out) if isinstance(out, (list, tuple)) else [out]
-            chunks.append([np.asarray(o, dtype=np.float32) for o in outputs])
-            bar.update(int(images.shape[0]))
+        for outputs in feature_batches(frozen, manifest, image_size, preprocess, batch_size, strategy):
+            chunks.append(outputs)
+            bar.update(len(outputs[0]))
     return [np.concatenate(parts, axis=0) for parts in zip(*chunks, strict=True)]
 
 
@@ -302,17 +341,11 @@ def feature_cache_key(
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _array_digest(arrays: Sequence[np.ndarray]) -> str:
-    digest = hashlib.sha256()
-    for array in arrays:
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
-
-
 @dataclass
 class CacheInfo:
-    """Where features came from: ``status`` is ``"built"``, ``"loaded"`` or ``"rebuilt"``
-    (``reason`` says why the old file was not used)."""
+    """Where features came from: ``status`` is ``"built"``, ``"loaded"``, ``"rebuilt"`` (the
+    folder found was unusable; ``reason`` says why) or ``"resumed"`` (an interrupted extraction
+    finished from its first missing shard). ``path`` is the cache's folder."""
 
     path: Path
     key: str
@@ -321,22 +354,60 @@ class CacheInfo:
     reason: str = ""
 
 
-def _read_cache(path: Path, key: str, manifest: pd.DataFrame) -> tuple[list[np.ndarray] | None, str]:
-    """The cached arrays, or ``None`` and why they cannot be used."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            meta = json.loads(str(npz["meta"]))
-            arrays = [npz[f"f{i}"] for i in range(int(meta["n_arrays"]))]
-            rows = npz["sha256"]
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is rebuilt, with its reason
-        return None, f"unreadable ({type(exc).__name__}: {exc})"
-    if meta.get("key") != key:
-        return None, "its key does not match (other images, weights or settings)"
-    if list(rows) != [str(s) for s in manifest["sha256"]]:
-        return None, "its rows are other images"
-    if any(len(a) != len(manifest) for a in arrays) or _array_digest(arrays) != meta.get("digest"):
-        return None, "its contents fail the checksum (corrupt)"
-    return arrays, ""
+def feature_cache_folder(key: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """``<cache_dir>/features/<key>/``: the folder of one feature store (:mod:`helpers.feature_store`)."""
+    return (Path(cache_dir) if cache_dir is not None else config.cache_dir()) / "features" / key
+
+
+def cached_feature_store(
+    frozen: keras.Model,
+    manifest: pd.DataFrame,
+    image_size: int,
+    preprocess: Callable | None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    batch_size: int = 64,
+    progress: bool = True,
+    strategy: tf.distribute.Strategy | None = None,
+    shard_bytes: int | None = None,
+) -> tuple[FeatureStore, CacheInfo]:
+    """The frozen part's outputs on ``manifest``, extracted once into a sharded store on disk.
+
+    The store (:class:`helpers.feature_store.FeatureStore`) lives in
+    :func:`feature_cache_folder` of the key :func:`feature_cache_key`. It is written shard by
+    shard as the images go through the network, so memory holds one shard (about
+    ``shard_bytes``, default :data:`helpers.feature_store.DEFAULT_SHARD_BYTES`) and one batch,
+    whatever the number of images; an interrupted extraction resumes at its first missing
+    shard. Features are stored as float32: the cached path must equal the naive one within
+    1e-5, which float16 (3 significant digits) would not. Every file carries a SHA-256; a
+    store that is unfinished, corrupt or for other rows is finished or rebuilt with a warning
+    saying why -- never silently reused. Nothing is read into memory here: read rows with
+    ``store.read(rows)``.
+    """
+    if "sha256" not in manifest.columns or manifest.empty:
+        raise ValueError("manifest must be non-empty and have a 'sha256' column")
+    start = time.perf_counter()
+    key = feature_cache_key(frozen, manifest, image_size, preprocess)
+    folder = feature_cache_folder(key, cache_dir)
+    sha256 = [str(s) for s in manifest["sha256"]]
+    reason = ""
+    if folder.exists():
+        try:
+            store = FeatureStore.open(folder, key, sha256)
+            return store, CacheInfo(folder, key, "loaded", time.perf_counter() - start)
+        except StoreError as exc:
+            reason = str(exc)
+            warnings.warn(f"feature cache {key[:16]}... not used as it is: {reason}; finishing or "
+                          "rebuilding it", stacklevel=2)
+    shapes = [tuple(int(d) for d in t.shape[1:]) for t in frozen.outputs]
+    shard_rows = shard_rows_for(shapes, "float32", shard_bytes) if shard_bytes is not None else None
+
+    def produce(first_row: int) -> Iterator[list[np.ndarray]]:
+        return feature_batches(frozen, manifest.iloc[first_row:], image_size, preprocess, batch_size, strategy)
+
+    store, kept = write_store(folder, key, sha256, shapes, produce, shard_rows=shard_rows,
+                              progress=progress)
+    status = "resumed" if kept else ("rebuilt" if reason else "built")
+    return store, CacheInfo(folder, key, status, time.perf_counter() - start, reason)
 
 
 def cached_features(
@@ -347,41 +418,18 @@ def cached_features(
     cache_dir: str | os.PathLike[str] | None = None,
     batch_size: int = 64,
     progress: bool = True,
+    strategy: tf.distribute.Strategy | None = None,
+    shard_bytes: int | None = None,
 ) -> tuple[list[np.ndarray], CacheInfo]:
-    """:func:`extract_features`, computed once and kept on disk.
+    """:func:`extract_features`, computed once and kept on disk, read whole into memory.
 
-    The file is ``<cache_dir>/features/<key>.npz`` (``cache_dir`` defaults to
-    :func:`helpers.config.cache_dir`, outside the repository), with ``key`` from
-    :func:`feature_cache_key`. It is written atomically and holds a checksum of its arrays
-    and the images' hashes; a file that is unreadable, corrupt or for other rows is
-    rebuilt, with a warning saying why -- never silently reused.
-
+    :func:`cached_feature_store`, then every row loaded: for data that fits in memory (the
+    course's 1808 images). :func:`train_phase` itself reads the store batch by batch.
     Returns the arrays (as :func:`extract_features`) and a :class:`CacheInfo`.
     """
-    if "sha256" not in manifest.columns or manifest.empty:
-        raise ValueError("manifest must be non-empty and have a 'sha256' column")
-    start = time.perf_counter()
-    key = feature_cache_key(frozen, manifest, image_size, preprocess)
-    folder = Path(cache_dir) if cache_dir is not None else config.cache_dir()
-    path = folder / "features" / f"{key}.npz"
-    reason = ""
-    if path.exists():
-        arrays, reason = _read_cache(path, key, manifest)
-        if arrays is not None:
-            return arrays, CacheInfo(path, key, "loaded", time.perf_counter() - start)
-        warnings.warn(f"feature cache {path.name} not used: {reason}; rebuilding it", stacklevel=2)
-    arrays = extract_features(frozen, manifest, image_size, preprocess, batch_size, progress)
-    meta = {"key": key, "n_arrays": len(arrays), "digest": _array_digest(arrays),
-            "rows": len(manifest), "shapes": [list(a.shape) for a in arrays]}
-    payload = {f"f{i}": a for i, a in enumerate(arrays)}
-
-    def write(handle):
-        np.savez(handle, meta=np.array(json.dumps(meta)),
-                 sha256=np.array([str(s) for s in manifest["sha256"]]), **payload)
-
-    files.write_atomically(path, write)
-    status = "rebuilt" if reason else "built"
-    return arrays, CacheInfo(path, key, status, time.perf_counter() - start, reason)
+    store, info = cached_feature_store(frozen, manifest, image_size, preprocess, cache_dir, batch_size,
+                                       progress, strategy, shard_bytes)
+    return store.load(), info
 
 
 # --------------------------------------------------------------------------------------
@@ -590,21 +638,44 @@ class _Feeder:
     view_cache: CacheInfo | None = None
 
 
+def store_batches(store: FeatureStore, rows: np.ndarray, labels: np.ndarray,
+                  batch_size: int) -> keras.utils.PyDataset:
+    """A ``keras.utils.PyDataset`` of ``(features, labels)`` batches of ``store``'s ``rows``, in
+    that order: batch ``i`` reads rows ``rows[i * batch_size:(i + 1) * batch_size]`` from disk
+    (:meth:`helpers.feature_store.FeatureStore.read`), so memory holds a few batches whatever
+    the store's size. ``labels[k]`` is the label of ``rows[k]``."""
+    keras = import_keras()
+    rows, labels = np.asarray(rows), np.asarray(labels)
+    if len(rows) != len(labels):
+        raise ValueError(f"rows and labels differ in length ({len(rows)} and {len(labels)})")
+
+    class StoreBatches(keras.utils.PyDataset):
+        def __len__(self) -> int:
+            return -(-len(rows) // batch_size)
+
+        def __getitem__(self, index: int):
+            if not 0 <= index < len(self):
+                raise IndexError(f"batch {index} of {len(self)}")
+            part = slice(index * batch_size, (index + 1) * batch_size)
+            xs = store.read(rows[part])
+            return (tuple(xs) if len(xs) > 1 else xs[0]), labels[part]
+
+    return StoreBatches()
+
+
 def _cached_feed(parts: PhaseParts, train, val, y_train, y_val, image_size, preprocess,
-                 batch_size, cache_dir, progress) -> _Feeder:
-    """Cached path without views: plain features of train and val, held in memory."""
+                 batch_size, cache_dir, progress, strategy) -> _Feeder:
+    """Cached path without views: features of train and val in one store on disk, streamed
+    batch by batch (:func:`store_batches`)."""
     both = pd.concat([train, val], ignore_index=True)  # the order of train_val_rows
-    arrays, cache = cached_features(parts.frozen, both, image_size, preprocess,
-                                    cache_dir=cache_dir, progress=progress)
-    x_train = [a[: len(train)] for a in arrays]
-    x_val = [a[len(train):] for a in arrays]
+    store, cache = cached_feature_store(parts.frozen, both, image_size, preprocess,
+                                        cache_dir=cache_dir, progress=progress, strategy=strategy)
+    val_rows = np.arange(len(train), len(both))
 
     def epoch_inputs(epoch: int, order: np.ndarray) -> dict[str, Any]:
-        xs = [a[order] for a in x_train]
-        return {"x": xs if len(xs) > 1 else xs[0], "y": y_train[order], "batch_size": batch_size,
-                "validation_batch_size": batch_size}
+        return {"x": store_batches(store, order, y_train[order], batch_size)}
 
-    return _Feeder(parts.top, (x_val if len(x_val) > 1 else x_val[0], y_val), epoch_inputs, cache)
+    return _Feeder(parts.top, store_batches(store, val_rows, y_val, batch_size), epoch_inputs, cache)
 
 
 def _naive_feed(model, train, val, image_size, preprocess, batch_size, augment, seed) -> _Feeder:
@@ -682,6 +753,7 @@ def train_phase(
     progress: bool = True,
     stop_after: int | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    strategy: tf.distribute.Strategy | None = None,
 ) -> TrainResult:
     """Train one phase of the study's recipe on the train split, validating every epoch.
 
@@ -725,6 +797,12 @@ def train_phase(
         path). Callbacks whose state starts over in ``on_train_begin`` (Keras'
         ``EarlyStopping``, ``ReduceLROnPlateau``) therefore see one epoch at a time: use
         ``patience``. They are not part of the run's settings nor of its saved state.
+    strategy : a ``tf.distribute.Strategy`` to train (and extract features) under, e.g.
+        :func:`helpers.distribute.mirrored_strategy` (several GPUs) or
+        :func:`helpers.distribute.multi_worker_strategy` (several machines). Build ``model``
+        inside ``with strategy.scope():``. ``batch_size`` stays the global batch (split across
+        the replicas), so the recipe is unchanged; see :mod:`helpers.distribute`. A state
+        saved under one strategy resumes under another (or none): it is not in the settings.
 
     Returns
     -------
@@ -750,6 +828,10 @@ def train_phase(
     if patience is not None:
         patience = checks.positive_int("patience", patience)
     callbacks = _check_callbacks(callbacks)
+    if strategy is not None:
+        from helpers.distribute import check_strategy  # noqa: PLC0415 - TF-heavy
+
+        check_strategy(strategy, model)
     spec = hv.as_view_spec(views, seed)
     if spec is not None and augment:
         raise ValueError("augment=True augments on the fly (naive path) and views=K trains on "
@@ -784,27 +866,28 @@ def train_phase(
     if patience is not None:
         settings["patience"] = patience
     fingerprint = _run_fingerprint(settings)
-    parts = prepare_phase(model, phase, n_unfreeze)
     y_train = train["label"].to_numpy("int32")
     y_val = val["label"].to_numpy("int32")
-
-    if spec is not None:
-        feeder = _view_feed(parts, feed, spec, train, val, y_train, y_val, image_size, preprocess,
-                            batch_size, seed, cache_dir, progress)
-    elif feed == "cached":
-        feeder = _cached_feed(parts, train, val, y_train, y_val, image_size, preprocess, batch_size,
-                              cache_dir, progress)
-    else:
-        feeder = _naive_feed(model, train, val, image_size, preprocess, batch_size, augment, seed)
-    trainable = feeder.trainable
-    loss = smoothed_loss(label_smoothing) if label_smoothing else "sparse_categorical_crossentropy"
-    trainable.compile(optimizer=optimizer.build(), loss=loss, metrics=["accuracy"])
-    state_path = folder / "state.npz"
-    done, best, rows = 0, float("inf"), []
-    if resume and state_path.exists():
-        meta = _load_state(state_path, model, trainable.optimizer, trainable.trainable_variables,
-                           fingerprint)
-        done, best, rows = int(meta["epoch"]), float(meta["best_val_loss"]), meta["history"]
+    # Models and optimizer variables made here must belong to the strategy, if any.
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        parts = prepare_phase(model, phase, n_unfreeze)
+        if spec is not None:
+            feeder = _view_feed(parts, feed, spec, train, val, y_train, y_val, image_size, preprocess,
+                                batch_size, seed, cache_dir, progress)
+        elif feed == "cached":
+            feeder = _cached_feed(parts, train, val, y_train, y_val, image_size, preprocess, batch_size,
+                                  cache_dir, progress, strategy)
+        else:
+            feeder = _naive_feed(model, train, val, image_size, preprocess, batch_size, augment, seed)
+        trainable = feeder.trainable
+        loss = smoothed_loss(label_smoothing) if label_smoothing else "sparse_categorical_crossentropy"
+        trainable.compile(optimizer=optimizer.build(), loss=loss, metrics=["accuracy"])
+        state_path = folder / "state.npz"
+        done, best, rows = 0, float("inf"), []
+        if resume and state_path.exists():
+            meta = _load_state(state_path, model, trainable.optimizer, trainable.trainable_variables,
+                               fingerprint)
+            done, best, rows = int(meta["epoch"]), float(meta["best_val_loss"]), meta["history"]
     resumed_from = done
     checkpoint = PhaseCheckpoint(model, folder, phase, fingerprint, rows, best)
     rows = checkpoint.rows  # the history; the checkpoint appends each epoch's row

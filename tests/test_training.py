@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -148,24 +149,25 @@ def test_feature_cache_is_reused_and_keyed_by_content(split, tmp_path):
     assert len(keys) == 5
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "flip_values"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "flip_values", "unfinished"])
 def test_corrupt_cache_is_detected_and_rebuilt(split, tmp_path, damage):
     parts = boundary.prepare_phase(tiny_classifier(), 1)
     rows = split[split["split"] == "train"]
     good, info = training.cached_features(parts.frozen, rows, IMAGE_SIZE, scale, tmp_path, progress=False)
+    shard = info.path / "shard-00000.t0.npy"
     if damage == "truncate":
-        info.path.write_bytes(info.path.read_bytes()[:100])
+        shard.write_bytes(shard.read_bytes()[:100])
     elif damage == "garbage":
-        info.path.write_bytes(b"not a cache")
-    else:  # a valid file whose arrays are not what its checksum says
-        with np.load(info.path) as npz:
-            content = dict(npz)
-        content["f0"] = content["f0"] + 1.0
-        np.savez(open(info.path, "wb"), **content)
-    with pytest.warns(UserWarning, match="not used: .*rebuilding"):
+        shard.write_bytes(b"not a cache")
+    elif damage == "flip_values":  # a valid file whose values are not what its checksum says
+        np.save(shard, np.load(shard) + 1.0)
+    else:  # an extraction killed before its last step
+        (info.path / "meta.json").unlink()
+    with pytest.warns(UserWarning, match="not used as it is: .*rebuilding"):
         rebuilt, info2 = training.cached_features(parts.frozen, rows, IMAGE_SIZE, scale, tmp_path,
                                                   progress=False)
-    assert info2.status == "rebuilt" and info2.reason
+    # Every shard of the unfinished one was whole: it is finished, not extracted again.
+    assert info2.status == ("resumed" if damage == "unfinished" else "rebuilt") and info2.reason
     assert_close(good, rebuilt, rtol=0, atol=0)
     assert training.cached_features(parts.frozen, rows, IMAGE_SIZE, scale, tmp_path,
                                     progress=False)[1].status == "loaded"
@@ -177,9 +179,71 @@ def test_cache_of_other_rows_under_the_same_name_is_rebuilt(split, tmp_path):
     _, info = training.cached_features(parts.frozen, rows, IMAGE_SIZE, scale, tmp_path, progress=False)
     other = rows.iloc[::-1]
     other_key = training.feature_cache_key(parts.frozen, other, IMAGE_SIZE, scale)
-    (tmp_path / "features" / f"{other_key}.npz").write_bytes(info.path.read_bytes())
+    shutil.copytree(info.path, training.feature_cache_folder(other_key, tmp_path))
     with pytest.warns(UserWarning, match="key does not match"):
-        training.cached_features(parts.frozen, other, IMAGE_SIZE, scale, tmp_path, progress=False)
+        features, again = training.cached_features(parts.frozen, other, IMAGE_SIZE, scale, tmp_path,
+                                                   progress=False)
+    assert again.status == "rebuilt"
+    assert_close(features, training.extract_features(parts.frozen, other, IMAGE_SIZE, scale, progress=False),
+                 rtol=0, atol=0)
+
+
+def test_cache_in_shards_smaller_than_the_data_equals_extraction(split, tmp_path):
+    """Phase 2's two boundary tensors in 5-row shards (several per split, the last one short)."""
+    parts = boundary.prepare_phase(tiny_classifier(), 2, n_unfreeze=6)
+    rows = training.train_val_rows(split)
+    row_bytes = sum(4 * int(np.prod(t.shape[1:])) for t in parts.frozen.outputs)
+    store, info = training.cached_feature_store(parts.frozen, rows, IMAGE_SIZE, scale, tmp_path,
+                                                batch_size=3, progress=False, shard_bytes=5 * row_bytes)
+    assert store.shard_rows == 5 and store.n_shards == -(-len(rows) // 5) > 2
+    direct = training.extract_features(parts.frozen, rows, IMAGE_SIZE, scale, progress=False)
+    assert_close(store.load(), direct, rtol=0, atol=0)
+    picked = np.array([len(rows) - 1, 0, 7, 7, 3])
+    assert_close(store.read(picked), [a[picked] for a in direct], rtol=0, atol=0)
+
+
+def test_interrupted_extraction_resumes_at_the_next_unwritten_shard(split, tmp_path, monkeypatch):
+    parts = boundary.prepare_phase(tiny_classifier(), 1)
+    rows = training.train_val_rows(split)
+    row_bytes = 4 * int(np.prod(parts.frozen.outputs[0].shape[1:]))
+    real, seen = training.feature_batches, []
+
+    def dies_after_two_batches(frozen, manifest, *args, **kwargs):
+        seen.append(len(manifest))
+        for k, batch in enumerate(real(frozen, manifest, *args, **kwargs)):
+            if len(seen) == 1 and k == 2:
+                raise KeyboardInterrupt  # the user stops the extraction
+            yield batch
+
+    monkeypatch.setattr(training, "feature_batches", dies_after_two_batches)
+    options = dict(cache_dir=tmp_path, batch_size=2, progress=False, shard_bytes=3 * row_bytes)
+    with pytest.raises(KeyboardInterrupt):
+        training.cached_feature_store(parts.frozen, rows, IMAGE_SIZE, scale, **options)
+    with pytest.warns(UserWarning, match="did not finish"):
+        store, info = training.cached_feature_store(parts.frozen, rows, IMAGE_SIZE, scale, **options)
+    assert info.status == "resumed"
+    assert seen == [len(rows), len(rows) - 3]  # 4 rows extracted, 1 shard of 3 written, resumed at row 3
+    monkeypatch.undo()
+    assert_close(store.load(), training.extract_features(parts.frozen, rows, IMAGE_SIZE, scale,
+                                                         progress=False), rtol=0, atol=0)
+
+
+def test_store_batches_follow_the_order_given(split, tmp_path):
+    parts = boundary.prepare_phase(tiny_classifier(), 1)
+    rows = training.train_val_rows(split)
+    store, _ = training.cached_feature_store(parts.frozen, rows, IMAGE_SIZE, scale, tmp_path, progress=False)
+    order = np.random.default_rng(0).permutation(len(rows))
+    labels = np.arange(len(rows))[order]
+    batches = training.store_batches(store, order, labels, batch_size=4)
+    assert len(batches) == -(-len(rows) // 4)
+    x = np.concatenate([batches[i][0] for i in range(len(batches))])
+    y = np.concatenate([batches[i][1] for i in range(len(batches))])
+    np.testing.assert_array_equal(x, store.load()[0][order])
+    np.testing.assert_array_equal(y, labels)
+    with pytest.raises(IndexError):
+        batches[len(batches)]
+    with pytest.raises(ValueError, match="differ in length"):
+        training.store_batches(store, order, labels[:-1], batch_size=4)
 
 
 def test_cached_features_bad_input(tmp_path):
