@@ -37,8 +37,9 @@ folder is deleted after it ends (``--keep-caches`` keeps it).
    ``helpers.backbones.load_backbone`` are copied in layer by layer, which works at any
    input size since the network is fully convolutional; ``--weights random`` skips the
    copy; the arithmetic is the same). Not timed.
-2. phase 1 extraction: ``helpers.training.cached_features(parts.frozen, rows, image_size,
-   preprocess, cache_dir=...)`` with ``parts = helpers.boundary.prepare_phase(model, 1)``
+2. phase 1 extraction: ``helpers.training.cached_feature_store(parts.frozen, rows, image_size,
+   preprocess, cache_dir=..., shard_bytes=...)`` (the features go to disk shard by shard;
+   nothing is loaded into memory) with ``parts = helpers.boundary.prepare_phase(model, 1)``
    and ``rows = helpers.training.train_val_rows(split)`` (the train + val images, JPEG
    decoding and resizing included, the tf.function trace included, the cache file write
    included). Then the cache size on disk: the sizes of all files under
@@ -55,10 +56,8 @@ folder is deleted after it ends (``--keep-caches`` keeps it).
 
 Peak RSS is sampled (``ru_maxrss``, a high-water mark) after imports and loading, after each
 extraction and after each phase's training; the table's "peak RSS" is the last, the whole
-child. The extraction's arrays are dropped before training starts, so training reads the
-cache as it would in a fresh session. ``--shard-mb`` is passed as ``shard_bytes=`` to
-``cached_features`` and ``train_phase`` when (and only when) their signatures accept it
-(``inspect.signature`` at run time); the header says whether it was used.
+child. Training then opens the store as it would in a fresh session and streams it batch by
+batch. ``--shard-mb`` sets the shard size (``shard_bytes=``; default 64 MiB).
 
 **The fit.** The exponents are the least-squares slopes of ``log(y)`` against
 ``log(images)`` (``images`` = identities x per-identity, all splits): the time exponent from
@@ -81,7 +80,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import inspect
 import json
 import math
 import os
@@ -182,13 +180,6 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
 
 
-def shard_kwargs(fn: Any, shard_mb: float | None) -> dict[str, int]:
-    """``{"shard_bytes": ...}`` if ``fn`` accepts it and a size was asked for, else ``{}``."""
-    if shard_mb is None or "shard_bytes" not in inspect.signature(fn).parameters:
-        return {}
-    return {"shard_bytes": int(shard_mb * 2**20)}
-
-
 def build_model(n_classes: int, image_size: int, weights: str) -> Any:
     from helpers.backbones import load_backbone  # noqa: PLC0415 - TF-heavy
     from helpers.efficientnet_lite import build_efficientnet_lite  # noqa: PLC0415
@@ -225,24 +216,22 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
         "train": int((split["split"] == "train").sum()), "val": int((split["split"] == "val").sum()),
         "extracted": len(rows), "rss_start_mb": peak_rss_mb(),
     }
-    extract_kw = shard_kwargs(training.cached_features, args.shard_mb)
-    train_kw = shard_kwargs(training.train_phase, args.shard_mb)
-    out["shard_bytes_used"] = bool(extract_kw)
+    shard_bytes = int(args.shard_mb * 2**20) if args.shard_mb is not None else None
     for phase in (1, 2):
         frozen = prepare_phase(model, phase).frozen
         before = folder_bytes(cache / "features")
         tick = time.perf_counter()
-        arrays, _info = training.cached_features(frozen, rows, args.image_size, spec.preprocess,
-                                                 cache_dir=cache, progress=False, **extract_kw)
+        store, _info = training.cached_feature_store(frozen, rows, args.image_size, spec.preprocess,
+                                                     cache_dir=cache, progress=False, shard_bytes=shard_bytes)
         out[f"extract{phase}_s"] = time.perf_counter() - tick
-        del arrays, _info, frozen
+        del store, _info, frozen
         gc.collect()
         out[f"cache{phase}_mb"] = (folder_bytes(cache / "features") - before) / 2**20
         out[f"rss_extract{phase}_mb"] = peak_rss_mb()
         result = training.train_phase(
             model, split, phase, cache / "runs" / f"phase{phase}", image_size=args.image_size,
             preprocess=spec.preprocess, epochs=args.epochs, batch_size=args.batch_size,
-            cache_dir=cache, progress=False, resume=False, **train_kw)
+            cache_dir=cache, progress=False, resume=False)
         out[f"epoch{phase}_s"] = float(result.history["seconds"].iloc[-1])
         out[f"epochs{phase}_s"] = [float(s) for s in result.history["seconds"]]
         out[f"cache{phase}_status"] = getattr(result.cache, "status", None)
@@ -369,7 +358,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weights", choices=("imagenet", "random"), default="imagenet",
                         help="backbone weights (default %(default)s; the arithmetic is the same)")
     parser.add_argument("--shard-mb", type=float,
-                        help="passed as shard_bytes= to cached_features / train_phase if they accept it")
+                        help="shard size of the feature store in MiB (default: 64)")
     parser.add_argument("--fit-min-images", type=int, default=FIT_MIN_IMAGES,
                         help="only configurations with at least this many images enter the fit "
                         "(default %(default)s)")
@@ -426,13 +415,12 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{'/'.join(str(f) for f in FRACTIONS)})")
     print(f"machine   : {platform.machine()}, os.cpu_count() = {os.cpu_count()}, load average at "
           f"start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}; Python {platform.python_version()}")
-    accepted = bool(results) and results[0]["shard_bytes_used"]
-    shard = ("not asked" if args.shard_mb is None else
-             f"{args.shard_mb} MB, {'passed' if accepted else 'not accepted by cached_features'}")
+    shard = "the default (helpers.feature_store.DEFAULT_SHARD_BYTES)" if args.shard_mb is None \
+        else f"{args.shard_mb} MB"
     print(f"shard size: {shard}")
     print(f"epochs    : {args.epochs} per phase, the last one's seconds reported "
           "(one training pass + one validation pass)")
-    print("each row  : one fresh process; extraction = both phases' cached_features on train + val; "
+    print("each row  : one fresh process; extraction = both phases' cached_feature_store on train + val; "
           "total = extraction + one epoch of each phase")
     if not results:
         print("\nno configuration finished")
