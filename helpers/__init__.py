@@ -17,6 +17,8 @@ One module per concern:
 - :mod:`helpers.boundary`  -- where each phase cuts the model into a frozen part and a trainable top
 - :mod:`helpers.keras_internals` -- the private Keras internals used, each behind one function
 - :mod:`helpers.training`  -- the two phases: cached features, checkpoints, resume, history
+- :mod:`helpers.feature_store` -- the sharded on-disk feature store the cached path streams from
+- :mod:`helpers.distribute` -- ``tf.distribute`` strategies for training on several devices or machines
 - :mod:`helpers.checkpoints` -- the Keras callback that writes a phase's checkpoint after each epoch
 - :mod:`helpers.recipes`   -- a whole configuration (crop, backbone, views, both phases) as one value
 - :mod:`helpers.evaluation` -- test predictions, scikit-learn's report, the metrics file

@@ -114,9 +114,8 @@ def multi_worker_strategy() -> tf.distribute.MultiWorkerMirroredStrategy:
 
 
 def is_multi_worker(strategy: Any) -> bool:
-    """Whether ``strategy`` spans several worker processes."""
-    extended = getattr(strategy, "extended", None)
-    return bool(getattr(extended, "_in_multi_worker_mode", lambda: False)())
+    """Whether ``strategy`` is a multi-worker strategy (its replicas may live on other machines)."""
+    return isinstance(strategy, import_tensorflow().distribute.MultiWorkerMirroredStrategy)
 
 
 def check_strategy(strategy: Any, model: Any) -> None:

@@ -3,6 +3,7 @@ its own (logical devices and workers must be set up before TensorFlow starts). R
 ``test_distribute.py``::
 
     python distribute_support.py MODE DATA_ROOT OUT [--index I --workers H:P,H:P] [--epochs E]
+                                 [--phases 1,2] [--feed cached|naive]
 
 MODE: ``none`` (no strategy), ``mirrored`` (two logical CPUs), ``multiworker`` (worker ``I``
 of ``--workers``) or ``plain-multiworker`` (TensorFlow's own class, which must be refused).
@@ -29,6 +30,7 @@ def main() -> int:
     parser.add_argument("--workers", default="")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--phases", default="1,2")
+    parser.add_argument("--feed", default="cached", choices=["cached", "naive"])
     args = parser.parse_args()
 
     from helpers import distribute
@@ -54,7 +56,7 @@ def main() -> int:
         model = tiny_classifier(clear=False)  # clearing the session would leave the scope
     sgd = training.OptimizerSpec("sgd", learning_rate=1e-2, momentum=0.9)  # moves the weights visibly
     options = dict(image_size=IMAGE_SIZE, preprocess=scale, epochs=args.epochs, batch_size=4, optimizer=sgd,
-                   progress=False, cache_dir=args.out / "cache", strategy=strategy)
+                   progress=False, cache_dir=args.out / "cache", strategy=strategy, feed=args.feed)
     try:
         for phase in (int(p) for p in args.phases.split(",")):
             # Phase 2 from the Add after the Dropout: a training Dropout draws its masks per replica.

@@ -96,6 +96,12 @@ def test_mirrored_over_two_logical_cpus_trains_the_same_weights(root, reference,
     _assert_close(_arrays(tmp_path / "features.npz"), _arrays(reference / "features.npz"))
 
 
+def test_mirrored_naive_path_trains_the_same_weights(root, reference, tmp_path):
+    """Images through the whole model, each batch split across the devices."""
+    _finish(_start("mirrored", root, tmp_path, "--feed", "naive"))
+    _assert_close(_arrays(tmp_path / "weights.npz"), _arrays(reference / "weights.npz"))
+
+
 def _replicas(out: Path) -> int:
     return json.loads((out / "run.json").read_text())["replicas"]
 
