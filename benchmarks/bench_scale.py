@@ -97,6 +97,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import config
+from tables import markdown, plain  # a sibling script (benchmarks/ is on sys.path)
 
 BACKBONE = "efficientnet_lite0"
 SEED = config.SEED
@@ -311,24 +312,6 @@ def detail_table(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
 def exponent(x: Sequence[float], y: Sequence[float]) -> float:
     """Least-squares slope of log(y) against log(x)."""
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 99.95 else f"{value:#.3g}"
-    return str(value)
-
-
-def plain(frame: pd.DataFrame) -> str:
-    return frame.to_string(index=False, formatters={c: _fmt for c in frame.columns})
-
-
-def markdown(frame: pd.DataFrame) -> str:
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
-    lines = ["| " + " | ".join(frame.columns) + " |",
-             "|" + "|".join("---:" if n else ":---" for n in numeric) + "|"]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def default_work_dir() -> Path:

@@ -91,6 +91,7 @@ from helpers.backbones import BACKBONES, BackboneSpec
 from helpers.boundary import prepare_phase
 from helpers.model import PHASES, build_classifier
 from helpers.tf_quiet import import_keras, import_tensorflow
+from tables import markdown, plain  # a sibling script (benchmarks/ is on sys.path)
 
 # --- The study's sizes ---------------------------------------------------------------
 #: Images in the study's data set, and its split (train / val / test).
@@ -496,26 +497,6 @@ def flops_table(results: Sequence[BackboneResult], rate: float) -> pd.DataFrame:
                          "floor s": flops / rate, "measured s": seconds,
                          "measured/floor": seconds / (flops / rate)})
     return pd.DataFrame(rows)
-
-
-def _fmt(value: Any) -> str:
-    """Floats with 3 significant digits (thousands separated), the rest as they are."""
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 99.95 else f"{value:#.3g}"
-    return str(value)
-
-
-def plain(frame: pd.DataFrame) -> str:
-    return frame.to_string(index=False, formatters={c: _fmt for c in frame.columns})
-
-
-def markdown(frame: pd.DataFrame) -> str:
-    """``frame`` as a GitHub Markdown table (no tabulate needed)."""
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
-    lines = ["| " + " | ".join(frame.columns) + " |",
-             "|" + "|".join("---:" if n else ":---" for n in numeric) + "|"]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def header(plan: Plan, rate: float, decode: dict[str, float], load: tuple[float, float, float],
