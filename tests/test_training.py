@@ -70,6 +70,27 @@ def test_cached_path_equals_naive_path_in_both_phases(split, tmp_path):
                            np.asarray(tiny_classifier().get_layer("c3").kernel))
 
 
+def test_cached_path_streaming_small_shards_equals_naive_path(split, tmp_path):
+    """Both phases' stores made first in 3-row shards (several per epoch and batch): training
+    finds them under its own keys, streams them batch by batch and ends where the naive path ends."""
+    fresh = tiny_classifier()  # the frozen parts' weights: phase 1 trains only the head
+    rows = training.train_val_rows(split)
+    for phase in (1, 2):
+        frozen = boundary.prepare_phase(fresh, phase, n_unfreeze=6).frozen
+        row_bytes = sum(4 * int(np.prod(t.shape[1:])) for t in frozen.outputs)
+        store, _ = training.cached_feature_store(frozen, rows, IMAGE_SIZE, scale, tmp_path / "cached" / "cache",
+                                                 progress=False, shard_bytes=3 * row_bytes)
+        assert store.shard_rows == 3 and store.n_shards > 3
+    model = tiny_classifier()
+    for phase in (1, 2):
+        result = run(model, split, phase, tmp_path / "cached" / f"p{phase}")
+        assert result.cache.status == "loaded"
+    naive = tiny_classifier()
+    for phase in (1, 2):
+        run(naive, split, phase, tmp_path / "naive" / f"p{phase}", feed="naive")
+    assert_close(weights_of(model), weights_of(naive))
+
+
 def test_two_runs_are_bit_identical(split, tmp_path):
     weights = []
     for k in range(2):
