@@ -1,4 +1,5 @@
-"""The checkpoint callback that :func:`helpers.training.train_phase` passes to every ``fit``.
+"""A phase's checkpoint: the callback that :func:`helpers.training.train_phase` passes to every
+``fit``, and the training state it writes and a resume reads (``state.npz``).
 
 A callback must subclass ``keras.callbacks.Callback``, so importing this module imports
 Keras; :mod:`helpers.training` imports it only when it trains.
@@ -6,15 +7,72 @@ Keras; :mod:`helpers.training` imports it only when it trains.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from helpers import files, training
 from helpers.tf_quiet import import_keras
 
 keras = import_keras()
+
+#: Bumped when the training-state layout changes.
+STATE_VERSION = 1
+
+
+def save_state(path: Path, model: keras.Model, optimizer: Any, epoch: int, best: float,
+               rows: Sequence[Mapping[str, Any]], fingerprint: str) -> None:
+    """Write ``state.npz``: every variable of ``model`` and ``optimizer``, the epochs done, the
+    best ``val_loss``, the history and the run's settings fingerprint."""
+    arrays = {f"m{i}": v.numpy() for i, v in enumerate(model.variables)}
+    arrays.update({f"o{i}": v.numpy() for i, v in enumerate(optimizer.variables)})
+    meta = {"version": STATE_VERSION, "epoch": epoch, "best_val_loss": best,
+            "fingerprint": fingerprint, "n_model": len(model.variables),
+            "n_optimizer": len(optimizer.variables), "history": list(rows)}
+
+    def write(handle):
+        np.savez(handle, meta=np.array(json.dumps(meta, default=float)), **arrays)
+
+    # No fsync: a killed process cannot lose a renamed file; only power loss could.
+    files.write_atomically(path, write, sync=False)
+
+
+def load_state(path: Path, model: keras.Model, optimizer: Any, trainable_variables: Sequence[Any],
+               fingerprint: str) -> dict[str, Any]:
+    """Put a :func:`save_state` file's values back into ``model`` and ``optimizer`` (built on
+    ``trainable_variables`` first if needed) and return its meta (epoch, best, history).
+
+    Raises :class:`helpers.training.StaleStateError` for a state of other settings or models.
+    """
+    with np.load(path, allow_pickle=False) as npz:
+        meta = json.loads(str(npz["meta"]))
+        if meta.get("version") != STATE_VERSION or meta.get("fingerprint") != fingerprint:
+            raise training.StaleStateError(
+                f"{path} was written by a run with other settings, data or starting weights; "
+                "delete the folder or pass resume=False to start this phase afresh"
+            )
+        if meta["n_model"] != len(model.variables):
+            raise training.StaleStateError(f"{path} holds another model ({meta['n_model']} variables)")
+        for i, variable in enumerate(model.variables):
+            variable.assign(npz[f"m{i}"])
+        if not optimizer.built:
+            optimizer.build(trainable_variables)
+        if meta["n_optimizer"] != len(optimizer.variables):
+            raise training.StaleStateError(f"{path} holds another optimizer state")
+        for i, variable in enumerate(optimizer.variables):
+            variable.assign(npz[f"o{i}"])
+    return meta
+
+
+def save_model(model: keras.Model, path: Path, weights_only: bool = False) -> Path:
+    """``model.save`` (or ``save_weights``) to ``path``, atomically."""
+    with files.atomic_path(path) as tmp:
+        (model.save_weights if weights_only else model.save)(tmp)
+    return path
 
 
 class PhaseCheckpoint(keras.callbacks.Callback):
@@ -66,9 +124,9 @@ class PhaseCheckpoint(keras.callbacks.Callback):
         self.rows.append(row)
         if row["val_loss"] < self.best:
             self.best = row["val_loss"]
-            training._save_model_atomically(self.full_model, self.folder / "best.keras")
-        training._save_state(self.folder / "state.npz", self.full_model, self.model.optimizer, number,
-                             self.best, self.rows, self.fingerprint)
+            save_model(self.full_model, self.folder / "best.keras")
+        save_state(self.folder / "state.npz", self.full_model, self.model.optimizer, number,
+                   self.best, self.rows, self.fingerprint)
         with files.atomic_path(self.folder / "history.csv") as tmp:
             training.history_frame(self.rows).to_csv(tmp, index=False)
         logs["phase_epoch"] = number

@@ -76,7 +76,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from helpers import checks, config, files
+from helpers import checks, config
 from helpers.boundary import PhaseParts, pooled_part, prepare_phase
 from helpers.feature_store import FeatureStore, StoreError, shard_rows_for, write_store
 from helpers.keras_internals import producing_layer
@@ -98,8 +98,6 @@ HISTORY_COLUMNS: tuple[str, ...] = (
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 #: Bumped when the feature-cache file layout changes (old files are then rebuilt).
 CACHE_VERSION = 2
-#: Bumped when the training-state layout changes.
-STATE_VERSION = 1
 #: The study's augmentation, as Keras 3 preprocessing-layer factors. The study's Keras 2
 #: ``ImageDataGenerator(shear_range=0.2)`` read 0.2 as an angle in *degrees* (a tiny
 #: shear); Keras 3's ``RandomShear(0.2)`` is a shear *factor* of up to 0.2 (about 11°).
@@ -526,53 +524,12 @@ def read_history(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------
-# Training state (checkpoints)
+# The run's fingerprint (its saved state lives in helpers.checkpoints)
 # --------------------------------------------------------------------------------------
 
 
 def _run_fingerprint(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _save_state(path: Path, model, optimizer, epoch: int, best: float, rows, fingerprint: str) -> None:
-    arrays = {f"m{i}": v.numpy() for i, v in enumerate(model.variables)}
-    arrays.update({f"o{i}": v.numpy() for i, v in enumerate(optimizer.variables)})
-    meta = {"version": STATE_VERSION, "epoch": epoch, "best_val_loss": best,
-            "fingerprint": fingerprint, "n_model": len(model.variables),
-            "n_optimizer": len(optimizer.variables), "history": list(rows)}
-
-    def write(handle):
-        np.savez(handle, meta=np.array(json.dumps(meta, default=float)), **arrays)
-
-    # No fsync: a killed process cannot lose a renamed file; only power loss could.
-    files.write_atomically(path, write, sync=False)
-
-
-def _load_state(path: Path, model, optimizer, trainable_variables, fingerprint: str) -> dict[str, Any]:
-    with np.load(path, allow_pickle=False) as npz:
-        meta = json.loads(str(npz["meta"]))
-        if meta.get("version") != STATE_VERSION or meta.get("fingerprint") != fingerprint:
-            raise StaleStateError(
-                f"{path} was written by a run with other settings, data or starting weights; "
-                "delete the folder or pass resume=False to start this phase afresh"
-            )
-        if meta["n_model"] != len(model.variables):
-            raise StaleStateError(f"{path} holds another model ({meta['n_model']} variables)")
-        for i, variable in enumerate(model.variables):
-            variable.assign(npz[f"m{i}"])
-        if not optimizer.built:
-            optimizer.build(trainable_variables)
-        if meta["n_optimizer"] != len(optimizer.variables):
-            raise StaleStateError(f"{path} holds another optimizer state")
-        for i, variable in enumerate(optimizer.variables):
-            variable.assign(npz[f"o{i}"])
-    return meta
-
-
-def _save_model_atomically(model, path: Path, weights_only: bool = False) -> Path:
-    with files.atomic_path(path) as tmp:
-        (model.save_weights if weights_only else model.save)(tmp)
-    return path
 
 
 # --------------------------------------------------------------------------------------
@@ -811,7 +768,7 @@ def train_phase(
         :func:`combine_histories`).
     """
     from helpers import views as hv  # noqa: PLC0415 - TF-heavy
-    from helpers.checkpoints import PhaseCheckpoint  # noqa: PLC0415 - imports Keras
+    from helpers.checkpoints import PhaseCheckpoint, load_state, save_model  # noqa: PLC0415 - imports Keras
 
     keras = import_keras()
     check_phase(phase)
@@ -885,7 +842,7 @@ def train_phase(
         state_path = folder / "state.npz"
         done, best, rows = 0, float("inf"), []
         if resume and state_path.exists():
-            meta = _load_state(state_path, model, trainable.optimizer, trainable.trainable_variables,
+            meta = load_state(state_path, model, trainable.optimizer, trainable.trainable_variables,
                                fingerprint)
             done, best, rows = int(meta["epoch"]), float(meta["best_val_loss"]), meta["history"]
     resumed_from = done
@@ -909,7 +866,7 @@ def train_phase(
             bar.update(1)
     finished = len(rows) == epochs or (patience is not None and epochs_since_best(rows) >= patience)
     if finished:
-        _save_model_atomically(model, folder / "final.weights.h5", weights_only=True)
+        save_model(model, folder / "final.weights.h5", weights_only=True)
     settings = {k: v for k, v in settings.items() if k not in ("train", "val")}
     return TrainResult(history_frame(rows), folder, feed, resumed_from, feeder.cache,
                        time.perf_counter() - started, settings, feeder.view_cache)
